@@ -1,0 +1,89 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import multipart from '@fastify/multipart';
+import type { FastifyBodyParser } from 'fastify';
+import { HttpStatus } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import type { Logger as PinoInstance } from 'pino';
+import { AppModule } from './app.module';
+import { ApiError } from './common/errors/api-error';
+import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
+import { createValidationPipe } from './common/errors/validation';
+import { appConfig, LoggingConfig, StorageConfig } from './config';
+import { ResponseReplay } from './http-cache/response-replay';
+import { ROOT_LOGGER } from './logging/logging.module';
+import { completedRequestLine, requestId } from './logging/request-log';
+
+/**
+ * Fastify's JSON parser (with its prototype-poisoning protection), but a syntax error becomes our
+ * MALFORMED_JSON error: Nest would otherwise turn it into a generic 400 and lose the reason.
+ */
+function jsonParser(app: NestFastifyApplication): FastifyBodyParser<Buffer> {
+  const parse = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
+  return (req, body, done) =>
+    parse(req, body.toString('utf8'), (error, value) =>
+      error
+        ? done(new ApiError(HttpStatus.BAD_REQUEST, 'MALFORMED_JSON', 'The request body is not valid JSON'), undefined)
+        : done(null, value),
+    );
+}
+
+/**
+ * Builds the application exactly as production runs it; tests call this too, so they exercise the same
+ * adapter, body limits, multipart, validation and error shape.
+ */
+export async function createApp(options: { logger?: false } = {}): Promise<NestFastifyApplication> {
+  const { bodyLimitBytes } = appConfig();
+  // Request ids come from a well-formed X-Request-Id, else are new UUIDs; the logs and the response carry them.
+  const adapter = new FastifyAdapter({ bodyLimit: bodyLimitBytes, trustProxy: true, genReqId: requestId });
+  // Replayed cache hits are answered in the first onRequest hook, ahead of the middleware Nest registers later.
+  const early: { replay?: ResponseReplay } = {};
+  adapter.getInstance().addHook('onRequest', (request, reply, done) =>
+    early.replay ? early.replay.onRequest(request, reply, done) : done(),
+  );
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
+    rawBody: true,
+    // Boot errors (a bad variable, an unreachable database) reach the caller instead of exiting the process.
+    abortOnError: false,
+    ...(options.logger === false ? { logger: false } : { bufferLogs: true }),
+  });
+  if (options.logger === false) {
+    // Request logs too: they come from pino-http, not from Nest's logger.
+    app.get<PinoInstance>(ROOT_LOGGER).level = 'silent';
+  } else {
+    app.useLogger(app.get(Logger));
+  }
+  const config = app.get(ConfigService);
+  const replay = app.get(ResponseReplay);
+  if (config.getOrThrow<LoggingConfig>('logging').requests) {
+    replay.logRequestsWith(completedRequestLine(app.get<PinoInstance>(ROOT_LOGGER)));
+  }
+  early.replay = replay;
+  const storage = config.getOrThrow<StorageConfig>('storage');
+  await app.register(multipart, {
+    limits: { fileSize: storage.maxUploadBytes, files: 1, fields: 10, parts: 11, fieldSize: 4096 },
+  });
+  if (storage.serveLocal) {
+    mkdirSync(storage.localDir, { recursive: true });
+    app.useStaticAssets({ root: resolve(storage.localDir), prefix: '/cdn/', decorateReply: false, index: false });
+  }
+  app.useBodyParser('application/json', { bodyLimit: bodyLimitBytes }, jsonParser(app));
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter());
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Cards API')
+      .setDescription('Characters, images and users, cached for the cards frontend')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return app;
+}

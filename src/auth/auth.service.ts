@@ -1,0 +1,124 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { JwtService } from '@nestjs/jwt';
+import { InjectRepository } from '@nestjs/typeorm';
+import * as argon2 from 'argon2';
+import { QueryFailedError, Repository } from 'typeorm';
+import { Cacheable } from '../cache';
+import { ApiError } from '../common/errors/api-error';
+import { AuthConfig } from '../config';
+import { User } from '../users/entities/user.entity';
+import { effectiveTier, toOwnUser, userTag } from '../users/user.responses';
+import { LoginDto } from './dto/login.dto';
+import { RegisterDto } from './dto/register.dto';
+import { TokenResponse } from './dto/token.response';
+import { Viewer } from './viewer';
+
+interface TokenClaims {
+  sub: string;
+}
+
+const invalidCredentials = () =>
+  new ApiError(HttpStatus.UNAUTHORIZED, 'INVALID_CREDENTIALS', 'Invalid username or password');
+const invalidToken = () => new ApiError(HttpStatus.UNAUTHORIZED, 'INVALID_TOKEN', 'The token is invalid or expired');
+
+@Injectable()
+export class AuthService {
+  /** Verified against when the username does not exist, so both failures take the same time. */
+  private readonly decoyHash = argon2.hash('decoy-password-for-timing');
+  private readonly expiresIn: number;
+
+  constructor(
+    @InjectRepository(User) private readonly users: Repository<User>,
+    private readonly jwt: JwtService,
+    config: ConfigService,
+  ) {
+    this.expiresIn = config.getOrThrow<AuthConfig>('auth').jwtExpiresInSeconds;
+  }
+
+  async register(dto: RegisterDto): Promise<TokenResponse> {
+    const passwordHash = await argon2.hash(dto.password);
+    try {
+      const user = await this.users.save(
+        this.users.create({ username: dto.username, email: dto.email, passwordHash }),
+      );
+      const saved = await this.users.findOneByOrFail({ id: user.id });
+      return this.issue(saved);
+    } catch (error) {
+      throw this.uniqueViolation(error) ?? error;
+    }
+  }
+
+  async login(dto: LoginDto): Promise<TokenResponse> {
+    const user = await this.users
+      .createQueryBuilder('u')
+      .addSelect('u.passwordHash')
+      .where('u.username = :username', { username: dto.username })
+      .getOne();
+    const hash = user?.passwordHash ?? (await this.decoyHash);
+    const ok = await argon2.verify(hash, dto.password).catch(() => false);
+    if (!user || !ok) {
+      throw invalidCredentials();
+    }
+    return this.issue(user);
+  }
+
+  /** Verifies the token and loads what the viewer may see now (preferences and tier can change after login). */
+  async viewerFromToken(token: string): Promise<Viewer> {
+    let claims: TokenClaims;
+    try {
+      claims = await this.jwt.verifyAsync<TokenClaims>(token, { algorithms: ['HS256'] });
+    } catch {
+      throw invalidToken();
+    }
+    const viewer = await this.loadViewer(claims.sub);
+    if (!viewer) {
+      throw invalidToken();
+    }
+    return viewer;
+  }
+
+  /**
+   * The rights of one user, read on every authenticated request: cached per user (`auth:viewer`), evicted by
+   * preference and subscription changes (tag `user:{id}`), so a change applies on the very next request.
+   */
+  @Cacheable({
+    namespace: 'auth:viewer',
+    scope: 'viewer',
+    viewer: (userId: string) => userId,
+    key: (_userId: string) => [],
+    ttl: '5m',
+    cacheNull: '10s',
+    tags: (_viewer: Viewer | null, userId: string) => [userTag(userId)],
+  })
+  async loadViewer(userId: string): Promise<Viewer | null> {
+    const user = await this.users.findOne({
+      where: { id: userId },
+      select: { id: true, role: true, preferences: true, subscriptionTier: true, subscriptionStatus: true },
+    });
+    return user
+      ? { userId: user.id, role: user.role, showNsfw: user.preferences.showNsfw === true, tier: effectiveTier(user) }
+      : null;
+  }
+
+  private async issue(user: User): Promise<TokenResponse> {
+    const accessToken = await this.jwt.signAsync({ sub: user.id } satisfies TokenClaims, {
+      expiresIn: this.expiresIn,
+      algorithm: 'HS256',
+    });
+    return { accessToken, tokenType: 'Bearer', expiresIn: this.expiresIn, user: toOwnUser(user) };
+  }
+
+  private uniqueViolation(error: unknown): ApiError | null {
+    if (!(error instanceof QueryFailedError)) {
+      return null;
+    }
+    const driver = error.driverError as { code?: string; constraint?: string };
+    if (driver.code !== '23505') {
+      return null;
+    }
+    return driver.constraint === 'users_email_key'
+      ? ApiError.conflict('EMAIL_TAKEN', 'This e-mail address is already registered', 'email')
+      : ApiError.conflict('USERNAME_TAKEN', 'This username is taken', 'username');
+  }
+}

@@ -1,0 +1,385 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
+import { CacheContext, Cacheable, CacheEvict } from '../cache';
+import { isAdmin, Viewer, viewerOfClass, VisibilityClass, visibilityClass } from '../auth/viewer';
+import { ApiError } from '../common/errors/api-error';
+import type { IfMatch } from '../common/http/if-match';
+import { Page, toPage } from '../common/http/page';
+import { Image } from '../images/entities/image.entity';
+import { CdnUrlBuilder } from '../storage/cdn-url.builder';
+import { User } from '../users/entities/user.entity';
+import { CharacterResponse, CharacterRow, toCharacterResponse } from './character.response';
+import { applyListVisibility, canViewCharacter } from './character-visibility';
+import {
+  CHARACTER_CACHE,
+  characterTag,
+  characterWriteTags,
+  listKey,
+  listTags,
+  modeTag,
+  PUBLIC_LISTS,
+} from './character-cache';
+import { BulkUpdateDto } from './dto/bulk-update.dto';
+import { CreateCharacterDto } from './dto/create-character.dto';
+import { ListCharactersQuery, ListMode } from './dto/list-characters.query';
+import { UpdateCharacterDto } from './dto/update-character.dto';
+import { Character } from './entities/character.entity';
+
+export const FEATURED_LIMIT = 50;
+
+/** A write's result for @CacheEvict: the character written and the cache tags it made wrong. */
+interface WriteOutcome {
+  id: string;
+  tags: string[];
+}
+
+export interface BulkResult {
+  updated: number;
+  items: { id: string; version: number }[];
+}
+
+const ORDER: Record<ListMode, [column: string, direction: 'ASC' | 'DESC']> = {
+  all: ['c.name', 'ASC'],
+  mine: ['c.created_at', 'DESC'],
+  featured: ['c.featured_rank', 'ASC'],
+  new: ['c.created_at', 'DESC'],
+  popular: ['c.image_count', 'DESC'],
+};
+
+/** `q` words become prefix terms (`dra:* & kai:*`); anything but letters and digits is dropped. */
+function toTsQuery(q: string): string | null {
+  const words = q.match(/[\p{L}\p{N}]+/gu)?.slice(0, 8) ?? [];
+  return words.length > 0 ? words.map((w) => `${w}:*`).join(' & ') : null;
+}
+
+@Injectable()
+export class CharactersService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly cdn: CdnUrlBuilder,
+  ) {}
+
+  /** A page of characters as this viewer may see them: public lists are shared by everyone of the viewer's class. */
+  async list(query: ListCharactersQuery, viewer: Viewer): Promise<Page<CharacterResponse>> {
+    if (query.mode === 'mine') {
+      if (!viewer.userId) {
+        throw new ApiError(HttpStatus.UNAUTHORIZED, 'AUTH_REQUIRED', 'mode=mine needs a bearer token');
+      }
+      return this.listMine(query, viewer.userId);
+    }
+    return this.listPublic(query, visibilityClass(viewer));
+  }
+
+  @Cacheable({
+    namespace: CHARACTER_CACHE.list,
+    scope: 'public',
+    key: (query: ListCharactersQuery, cls: VisibilityClass) => [...listKey(query), cls],
+    ttl: '5m',
+    grace: '10m',
+    tags: (page: Page<CharacterResponse>, query: ListCharactersQuery) => listTags(query, page.items.map((c) => c.id)),
+  })
+  async listPublic(query: ListCharactersQuery, cls: VisibilityClass): Promise<Page<CharacterResponse>> {
+    return this.runList(query, viewerOfClass(cls));
+  }
+
+  /** The owner's own characters, every visibility: truly personal, so keyed by the owner. */
+  @Cacheable({
+    namespace: CHARACTER_CACHE.list,
+    scope: 'viewer',
+    viewer: (_query: ListCharactersQuery, ownerId: string) => ownerId,
+    key: (query: ListCharactersQuery, _ownerId: string) => listKey(query),
+    ttl: '5m',
+    grace: '10m',
+    tags: (page: Page<CharacterResponse>, query: ListCharactersQuery, ownerId: string) =>
+      listTags(query, page.items.map((c) => c.id), ownerId),
+  })
+  async listMine(query: ListCharactersQuery, ownerId: string): Promise<Page<CharacterResponse>> {
+    return this.runList(query, { userId: ownerId, role: 'user', showNsfw: true, tier: 'pro' });
+  }
+
+  private async runList(query: ListCharactersQuery, viewer: Viewer): Promise<Page<CharacterResponse>> {
+    const qb = this.listQuery(query, viewer);
+    const total = await qb.clone().getCount();
+    const rows = await qb
+      .offset((query.page - 1) * query.limit)
+      .limit(query.limit)
+      .getRawMany<CharacterRow>();
+    return toPage(rows.map((r) => this.toResponse(r)), total, query);
+  }
+
+  /** The filtered, ordered list query (without paging); public so the index checks can EXPLAIN exactly it. */
+  listQuery(query: ListCharactersQuery, viewer: Viewer): SelectQueryBuilder<Character> {
+    if (query.mode === 'mine' && !viewer.userId) {
+      throw new ApiError(HttpStatus.UNAUTHORIZED, 'AUTH_REQUIRED', 'mode=mine needs a bearer token');
+    }
+    const qb = this.selectCharacters();
+    if (query.mode === 'mine') {
+      qb.andWhere('c.owner_id = :owner', { owner: viewer.userId });
+    } else {
+      applyListVisibility(qb, viewer);
+    }
+    if (query.mode === 'featured') {
+      qb.andWhere('c.featured = true');
+    }
+    if (query.tag) {
+      qb.andWhere('c.tags @> ARRAY[:tag]::text[]', { tag: query.tag });
+    }
+    const tsQuery = query.q ? toTsQuery(query.q) : null;
+    if (tsQuery) {
+      qb.andWhere(`to_tsvector('simple', c.name || ' ' || c.description) @@ to_tsquery('simple', :tsq)`, { tsq: tsQuery });
+    }
+    const [column, direction] = ORDER[query.mode];
+    return qb.orderBy(column, direction).addOrderBy('c.id', direction);
+  }
+
+  featured(viewer: Viewer): Promise<{ items: CharacterResponse[] }> {
+    return this.featuredFor(visibilityClass(viewer));
+  }
+
+  @Cacheable({
+    namespace: CHARACTER_CACHE.featured,
+    scope: 'public',
+    key: (cls: VisibilityClass) => [cls],
+    ttl: '3m',
+    grace: '10m',
+    tags: (result: { items: CharacterResponse[] }) => [
+      PUBLIC_LISTS,
+      modeTag('featured'),
+      ...result.items.map((c) => characterTag(c.id)),
+    ],
+  })
+  async featuredFor(cls: VisibilityClass): Promise<{ items: CharacterResponse[] }> {
+    const qb = this.selectCharacters().andWhere('c.featured = true');
+    applyListVisibility(qb, viewerOfClass(cls));
+    const rows = await qb
+      .orderBy('c.featured_rank', 'ASC')
+      .addOrderBy('c.id', 'ASC')
+      .limit(FEATURED_LIMIT)
+      .getRawMany<CharacterRow>();
+    return { items: rows.map((r) => this.toResponse(r)) };
+  }
+
+  /**
+   * A character by id, as this viewer may see it; 404 when missing or hidden from them. The detail is cached
+   * once for everyone (`characters:detail:{id}`) and the visibility rule is applied to it on every read, so a
+   * cached detail is never shown to someone who may not see it.
+   */
+  async get(id: string, viewer: Viewer): Promise<CharacterResponse> {
+    const character = await this.load(id);
+    if (!character || !canViewCharacter({ ...character, ownerId: character.owner.id }, viewer)) {
+      throw ApiError.notFound('Character');
+    }
+    return character;
+  }
+
+  /** The viewer-independent shape of one character, or null. */
+  @Cacheable({
+    namespace: CHARACTER_CACHE.detail,
+    scope: 'public',
+    key: (id: string) => [id],
+    ttl: '10m',
+    grace: '1h',
+    cacheNull: '30s',
+    tags: (_character: CharacterResponse | null, id: string) => [characterTag(id)],
+  })
+  async load(id: string): Promise<CharacterResponse | null> {
+    return this.loadFrom(this.db.manager, id);
+  }
+
+  /** Straight from the database (inside a write's transaction), never from the cache. */
+  async loadFrom(manager: EntityManager, id: string): Promise<CharacterResponse | null> {
+    const row = await this.selectCharacters(manager).where('c.id = :id', { id }).getRawOne<CharacterRow>();
+    return row ? this.toResponse(row) : null;
+  }
+
+  /** Writes answer with the character as readers will now see it (read through the cache, which it warms). */
+  async create(dto: CreateCharacterDto, viewer: Viewer): Promise<CharacterResponse> {
+    const { id } = await this.applyCreate(dto, viewer);
+    return (await this.load(id))!;
+  }
+
+  /**
+   * Applies a partial update if the caller owns the character (or is an admin) and, when a version is given
+   * (If-Match or body), only if it is still the current one: the check and the write are one UPDATE.
+   */
+  async update(id: string, dto: UpdateCharacterDto, viewer: Viewer, ifMatch?: IfMatch): Promise<CharacterResponse> {
+    await this.applyUpdate(id, dto, viewer, ifMatch && 'etag' in ifMatch ? await this.versionForEtag(id, ifMatch.etag, viewer) : ifMatch?.version);
+    return (await this.load(id))!;
+  }
+
+  /**
+   * An If-Match ETag names the content of the current detail entry: it matches only if that entry's hash is the
+   * same, and then the write is made conditional on the version behind it (so a change in between still fails).
+   */
+  private async versionForEtag(id: string, etag: string, viewer: Viewer): Promise<number> {
+    const current = await CacheContext.run(async () => {
+      const character = await this.load(id);
+      return character ? { character, envelope: CacheContext.resultFor(character)?.envelope } : null;
+    });
+    if (!current || !canViewCharacter({ ...current.character, ownerId: current.character.owner.id }, viewer)) {
+      throw ApiError.notFound('Character');
+    }
+    if (current.envelope && `"${current.envelope.header.h}"` === etag) {
+      return current.character.version;
+    }
+    throw new ApiError(HttpStatus.PRECONDITION_FAILED, 'VERSION_MISMATCH', 'The character was changed since you read it; reload and retry');
+  }
+
+  async remove(id: string, viewer: Viewer): Promise<void> {
+    await this.applyRemove(id, viewer);
+  }
+
+  /**
+   * Changes visibility/tags/nsfw of up to 500 of the caller's characters in one transaction: all or nothing.
+   * Ids that do not exist or are not the caller's are reported (as 404) and nothing is changed.
+   */
+  async bulkUpdate(dto: BulkUpdateDto, viewer: Viewer): Promise<BulkResult> {
+    const { result } = await this.applyBulk(dto, viewer);
+    return result;
+  }
+
+  // Each write runs in a transaction and reports which cache tags it made wrong (from the rows before and
+  // after); @CacheEvict invalidates them, in one call, once the transaction has committed.
+
+  @CacheEvict({ tags: (outcome: WriteOutcome | undefined) => outcome?.tags ?? [] })
+  async applyCreate(dto: CreateCharacterDto, viewer: Viewer): Promise<WriteOutcome> {
+    const result = await this.db
+      .createQueryBuilder()
+      .insert()
+      .into(Character)
+      .values({
+        ownerId: viewer.userId!,
+        name: dto.name,
+        description: dto.description ?? '',
+        tags: dto.tags ?? [],
+        visibility: dto.visibility ?? 'public',
+        nsfw: dto.nsfw ?? false,
+        premium: dto.premium ?? false,
+      })
+      .returning(['id'])
+      .execute();
+    const id = result.identifiers[0].id as string;
+    const created = await this.db.manager.findOneByOrFail(Character, { id });
+    return { id, tags: characterWriteTags(null, created) };
+  }
+
+  @CacheEvict({ tags: (outcome: WriteOutcome | undefined) => outcome?.tags ?? [] })
+  async applyUpdate(id: string, dto: UpdateCharacterDto, viewer: Viewer, ifMatch?: number): Promise<WriteOutcome> {
+    const { version: bodyVersion, ...changes } = dto;
+    if (ifMatch !== undefined && bodyVersion !== undefined && ifMatch !== bodyVersion) {
+      throw ApiError.badRequest('version', 'If-Match and body version disagree');
+    }
+    const expected = ifMatch ?? bodyVersion;
+    if ((changes.featured !== undefined || changes.featuredRank !== undefined) && !isAdmin(viewer)) {
+      throw ApiError.forbidden('ADMIN_ONLY_FIELD', 'Only admins can change featured and featuredRank');
+    }
+    return this.db.transaction(async (m) => {
+      const before = await this.findWritable(id, viewer, m);
+      if (changes.avatarImageId) {
+        const image = await m.findOneBy(Image, { id: changes.avatarImageId, characterId: id });
+        if (!image) {
+          throw ApiError.badRequest('avatarImageId', 'avatarImageId must be an image of this character');
+        }
+      }
+      const qb = m.createQueryBuilder().update(Character).set(changes).where('id = :id', { id });
+      if (expected !== undefined) {
+        qb.andWhere('version = :expected', { expected });
+      }
+      const result = await qb.execute();
+      if (result.affected === 0) {
+        throw new ApiError(
+          HttpStatus.PRECONDITION_FAILED,
+          'VERSION_MISMATCH',
+          'The character was changed since you read it; reload and retry',
+        );
+      }
+      const after = await m.findOneByOrFail(Character, { id });
+      return { id, tags: characterWriteTags(before, after) };
+    });
+  }
+
+  @CacheEvict({ tags: (outcome: WriteOutcome | undefined) => outcome?.tags ?? [] })
+  async applyRemove(id: string, viewer: Viewer): Promise<WriteOutcome> {
+    return this.db.transaction(async (m) => {
+      const before = await this.findWritable(id, viewer, m);
+      await m.delete(Character, { id });
+      return { id, tags: characterWriteTags(before, null) };
+    });
+  }
+
+  @CacheEvict({ tags: (outcome: { tags: string[] } | undefined) => outcome?.tags ?? [] })
+  async applyBulk(dto: BulkUpdateDto, viewer: Viewer): Promise<{ result: BulkResult; tags: string[] }> {
+    const changes = Object.fromEntries(Object.entries(dto.set).filter(([, v]) => v !== undefined));
+    if (Object.keys(changes).length === 0) {
+      throw ApiError.badRequest('set', 'set must change at least one of visibility, tags, nsfw');
+    }
+    return this.db.transaction(async (m) => {
+      const before = await m
+        .createQueryBuilder(Character, 'c')
+        .setLock('pessimistic_write')
+        .where('c.id = ANY(:ids)', { ids: dto.ids })
+        .andWhere('c.owner_id = :owner', { owner: viewer.userId })
+        .getMany();
+      const ownedIds = new Set(before.map((r) => r.id));
+      const missing = dto.ids.map((id, i) => ({ id, i })).filter(({ id }) => !ownedIds.has(id));
+      if (missing.length > 0) {
+        throw new ApiError(
+          HttpStatus.NOT_FOUND,
+          'CHARACTERS_NOT_FOUND',
+          `${missing.length} of the characters do not exist or are not yours; nothing was changed`,
+          missing.slice(0, 20).map(({ i }) => ({ field: `ids[${i}]`, message: 'not found' })),
+        );
+      }
+      await m.createQueryBuilder().update(Character).set(changes).where('id = ANY(:ids)', { ids: dto.ids }).execute();
+      const after = new Map(
+        (await m.createQueryBuilder(Character, 'c').where('c.id = ANY(:ids)', { ids: dto.ids }).getMany()).map((c) => [c.id, c]),
+      );
+      const tags = new Set(before.flatMap((b) => characterWriteTags(b, after.get(b.id)!)));
+      const items = dto.ids.map((id) => ({ id, version: after.get(id)!.version }));
+      return { result: { updated: items.length, items }, tags: [...tags] };
+    });
+  }
+
+  /** The character if this viewer may change it: 404 when they cannot even see it, 403 when they see but do not own it. */
+  async findWritable(id: string, viewer: Viewer, manager: EntityManager = this.db.manager): Promise<Character> {
+    const character = await manager.findOne(Character, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    if (!character || !canViewCharacter(character, viewer)) {
+      throw ApiError.notFound('Character');
+    }
+    if (character.ownerId !== viewer.userId && !isAdmin(viewer)) {
+      throw ApiError.forbidden('NOT_OWNER', 'Only the owner can change this character');
+    }
+    return character;
+  }
+
+  private selectCharacters(manager: EntityManager = this.db.manager): SelectQueryBuilder<Character> {
+    return manager
+      .createQueryBuilder(Character, 'c')
+      .innerJoin(User, 'u', 'u.id = c.owner_id')
+      .leftJoin(Image, 'a', 'a.id = c.avatar_image_id')
+      .select([
+        'c.id AS id',
+        'c.owner_id AS owner_id',
+        'u.username AS owner_username',
+        'c.name AS name',
+        'c.description AS description',
+        'c.tags AS tags',
+        'c.avatar_image_id AS avatar_image_id',
+        'a.storage_key AS avatar_key',
+        'c.visibility AS visibility',
+        'c.nsfw AS nsfw',
+        'c.premium AS premium',
+        'c.featured AS featured',
+        'c.featured_rank AS featured_rank',
+        'c.image_count AS image_count',
+        'c.created_at AS created_at',
+        'c.updated_at AS updated_at',
+        'c.version AS version',
+      ]);
+  }
+
+  private toResponse(row: CharacterRow): CharacterResponse {
+    return toCharacterResponse(row, (key) => this.cdn.urlOrNull(key));
+  }
+}

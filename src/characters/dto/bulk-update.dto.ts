@@ -1,0 +1,47 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsOptional,
+  IsUUID,
+  ValidateNested,
+} from 'class-validator';
+import { Visibility, VISIBILITIES } from '../entities/character.entity';
+import { TagsField } from './character-fields';
+
+export const BULK_MAX = 500;
+
+export class BulkChangesDto {
+  @ApiPropertyOptional({ enum: VISIBILITIES })
+  @IsOptional()
+  @IsIn(VISIBILITIES)
+  visibility?: Visibility;
+
+  @TagsField()
+  tags?: string[];
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  nsfw?: boolean;
+}
+
+export class BulkUpdateDto {
+  @ApiProperty({ type: [String], format: 'uuid', minItems: 1, maxItems: BULK_MAX })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(BULK_MAX)
+  @ArrayUnique()
+  @IsUUID('all', { each: true })
+  ids: string[];
+
+  @ApiProperty({ type: BulkChangesDto })
+  @ValidateNested()
+  @Type(() => BulkChangesDto)
+  set: BulkChangesDto;
+}

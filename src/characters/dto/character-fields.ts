@@ -1,0 +1,28 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsOptional, IsString, Matches } from 'class-validator';
+
+export const TAG_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
+export const TAG_MESSAGE = 'each tag must be 1-32 of a-z, 0-9 and -, starting with a letter or digit';
+
+/** Tags are compared lower-case and trimmed, so "Fantasy " and "fantasy" are one tag. */
+export const NormalizeTags = () =>
+  Transform(({ value }) =>
+    Array.isArray(value) ? value.map((t) => (typeof t === 'string' ? t.trim().toLowerCase() : t)) : value,
+  );
+
+export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? value.trim() : value));
+
+/** An optional list of up to 20 distinct tags, normalized. */
+export const TagsField = (): PropertyDecorator =>
+  applyDecorators(
+    ApiPropertyOptional({ type: [String], maxItems: 20 }),
+    IsOptional(),
+    NormalizeTags(),
+    IsArray(),
+    ArrayMaxSize(20),
+    ArrayUnique(),
+    IsString({ each: true }),
+    Matches(TAG_PATTERN, { each: true, message: TAG_MESSAGE }),
+  );

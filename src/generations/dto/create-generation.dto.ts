@@ -1,0 +1,20 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsObject, IsOptional, IsString, Length, ValidateNested } from 'class-validator';
+import { Trim } from '../../characters/dto/character-fields';
+import { GenerationParametersDto } from './generation-parameters.dto';
+
+export class CreateGenerationDto {
+  @ApiProperty({ minLength: 1, maxLength: 2000 })
+  @Trim()
+  @IsString()
+  @Length(1, 2000)
+  prompt: string;
+
+  @ApiPropertyOptional({ type: GenerationParametersDto })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => GenerationParametersDto)
+  parameters?: GenerationParametersDto;
+}

@@ -1,0 +1,78 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateBy,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { GeneratedImageDto } from './generated-image.dto';
+
+export const CALLBACK_STATUSES = ['succeeded', 'failed'] as const;
+export type CallbackStatus = (typeof CALLBACK_STATUSES)[number];
+
+/** The generator may name models we would not accept as input (vendor prefixes, upper case), within reason. */
+const RESULT_MODEL_PATTERN = /^[A-Za-z0-9._:/-]+$/;
+
+const NonEmptyWhenSucceeded = () =>
+  ValidateBy({
+    name: 'nonEmptyWhenSucceeded',
+    validator: {
+      validate: (value: unknown, args) =>
+        (args?.object as GenerationCallbackDto).status !== 'succeeded' ||
+        (Array.isArray(value) && value.length > 0),
+      defaultMessage: () => 'a succeeded result needs at least one image',
+    },
+  });
+
+/** What the generator posts to /webhooks/generations/:jobId (signed: X-Signature: sha256=<hex of the raw body>). */
+export class GenerationCallbackDto {
+  @ApiProperty({ enum: CALLBACK_STATUSES })
+  @IsIn(CALLBACK_STATUSES)
+  status: CallbackStatus;
+
+  @ApiPropertyOptional({
+    type: [GeneratedImageDto],
+    maxItems: 16,
+    description: 'At least one when succeeded',
+  })
+  @ValidateIf((o: GenerationCallbackDto) => o.status === 'succeeded' || o.images !== undefined)
+  @IsArray()
+  @ArrayMaxSize(16)
+  @NonEmptyWhenSucceeded()
+  @ValidateNested({ each: true })
+  @Type(() => GeneratedImageDto)
+  images?: GeneratedImageDto[];
+
+  @ApiPropertyOptional({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  seed?: number;
+
+  @ApiPropertyOptional({ maxLength: 128 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  @Matches(RESULT_MODEL_PATTERN, {
+    message: 'model must be 1-128 of A-Z, a-z, 0-9, ".", "_", ":", "/" and "-"',
+  })
+  model?: string;
+
+  @ApiPropertyOptional({ maxLength: 500, description: 'Required when failed' })
+  @ValidateIf((o: GenerationCallbackDto) => o.status === 'failed' || o.error !== undefined)
+  @IsString()
+  @Length(1, 500)
+  error?: string;
+}

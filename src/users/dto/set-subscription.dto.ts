@@ -1,0 +1,24 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsISO8601, IsOptional, ValidateIf } from 'class-validator';
+import {
+  SUBSCRIPTION_STATUSES,
+  SUBSCRIPTION_TIERS,
+  SubscriptionStatus,
+  SubscriptionTier,
+} from '../entities/user.entity';
+
+export class SetSubscriptionDto {
+  @ApiProperty({ enum: SUBSCRIPTION_TIERS })
+  @IsIn(SUBSCRIPTION_TIERS)
+  tier: SubscriptionTier;
+
+  @ApiProperty({ enum: SUBSCRIPTION_STATUSES })
+  @IsIn(SUBSCRIPTION_STATUSES)
+  status: SubscriptionStatus;
+
+  @ApiPropertyOptional({ nullable: true, format: 'date-time' })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsISO8601({ strict: true })
+  renewsAt?: string | null;
+}

@@ -1,0 +1,100 @@
+import { createUser, tableCounts } from './support/fixtures';
+import { bootTestApp, TestApp } from './support/test-app';
+
+describe('auth', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await bootTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('registers, logs in and identifies the caller', async () => {
+    const reg = await t.http
+      .post('/auth/register')
+      .send({ username: 'ada_l', email: 'Ada@Example.com', password: 'correct horse battery' })
+      .expect(201);
+    expect(reg.body).toMatchObject({ tokenType: 'Bearer', user: { username: 'ada_l', email: 'ada@example.com' } });
+    expect(reg.body.user).not.toHaveProperty('passwordHash');
+
+    const login = await t.http.post('/auth/login').send({ username: 'ada_l', password: 'correct horse battery' }).expect(200);
+    const me = await t.http.get('/users/me').set('Authorization', `Bearer ${login.body.accessToken}`).expect(200);
+    expect(me.body).toMatchObject({ username: 'ada_l', role: 'user', subscription: { tier: 'free' } });
+
+    const { rows } = await t.db.query(`SELECT password_hash FROM users WHERE username = 'ada_l'`);
+    expect(rows[0].password_hash).toMatch(/^\$argon2id\$/);
+  });
+
+  it('never says which of username and password was wrong', async () => {
+    await createUser(t, {}, 'known_user');
+    const wrongPassword = await t.http.post('/auth/login').send({ username: 'known_user', password: 'nope-nope' }).expect(401);
+    const unknownUser = await t.http.post('/auth/login').send({ username: 'nobody_here', password: 'nope-nope' }).expect(401);
+    expect(wrongPassword.body).toEqual(unknownUser.body);
+    expect(wrongPassword.body).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      code: 'INVALID_CREDENTIALS',
+      message: 'Invalid username or password',
+    });
+  });
+
+  it('rejects duplicate usernames and e-mails with 409 naming the field, writing nothing', async () => {
+    await createUser(t, {}, 'dupe_user');
+    const before = await tableCounts(t);
+    const byName = await t.http
+      .post('/auth/register')
+      .send({ username: 'dupe_user', email: 'other@example.com', password: 'correct horse battery' })
+      .expect(409);
+    expect(byName.body).toMatchObject({ code: 'USERNAME_TAKEN', details: [{ field: 'username' }] });
+    const byEmail = await t.http
+      .post('/auth/register')
+      .send({ username: 'other_user', email: 'DUPE_USER@example.com', password: 'correct horse battery' })
+      .expect(409);
+    expect(byEmail.body).toMatchObject({ code: 'EMAIL_TAKEN', details: [{ field: 'email' }] });
+    expect(await tableCounts(t)).toEqual(before);
+  });
+
+  it.each([
+    ['missing token', undefined, 'AUTH_REQUIRED'],
+    ['not a bearer token', 'Basic abc', 'INVALID_TOKEN'],
+    ['garbage token', 'Bearer abc.def.ghi', 'INVALID_TOKEN'],
+  ])('refuses %s with 401', async (_name, header, code) => {
+    const req = t.http.get('/users/me');
+    if (header) {
+      void req.set('Authorization', header);
+    }
+    const res = await req.expect(401);
+    expect(res.body).toMatchObject({ statusCode: 401, code });
+  });
+
+  it('refuses a token signed with another secret', async () => {
+    const { JwtService } = await import('@nestjs/jwt');
+    const user = await createUser(t);
+    const forged = new JwtService({ secret: 'x'.repeat(40) }).sign({ sub: user.id });
+    await t.http.get('/users/me').set('Authorization', `Bearer ${forged}`).expect(401);
+  });
+
+  it('refuses a token whose user was deleted', async () => {
+    const user = await createUser(t);
+    await t.db.query(`DELETE FROM users WHERE id = $1`, [user.id]);
+    const res = await t.http.get('/users/me').set(user.auth).expect(401);
+    expect(res.body.code).toBe('INVALID_TOKEN');
+  });
+});
+
+describe('login rate limit', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await bootTestApp({ LOGIN_RATE_LIMIT: '3', LOGIN_RATE_WINDOW_MS: '60000' });
+  });
+  afterAll(() => t.close());
+
+  it('answers 429 once the limit is spent', async () => {
+    for (let i = 0; i < 3; i++) {
+      await t.http.post('/auth/login').send({ username: 'nobody_here', password: 'x' }).expect(401);
+    }
+    const res = await t.http.post('/auth/login').send({ username: 'nobody_here', password: 'x' }).expect(429);
+    expect(res.body).toMatchObject({ statusCode: 429, code: 'TOO_MANY_REQUESTS' });
+  });
+});

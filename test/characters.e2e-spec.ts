@@ -1,0 +1,191 @@
+import { createCharacter, createUser, tableCounts, TestUser } from './support/fixtures';
+import { bootTestApp, TestApp } from './support/test-app';
+
+describe('characters', () => {
+  let t: TestApp;
+  let owner: TestUser;
+  let other: TestUser;
+  let admin: TestUser;
+
+  beforeAll(async () => {
+    t = await bootTestApp();
+    [owner, other, admin] = await Promise.all([createUser(t), createUser(t), createUser(t, { role: 'admin' })]);
+  });
+  afterAll(() => t.close());
+
+  describe('create, read, update, delete', () => {
+    it('creates a character owned by the caller and returns it with its version', async () => {
+      const res = await t.http
+        .post('/characters')
+        .set(owner.auth)
+        .send({ name: '  Kaira Vex ', description: 'A pilot.', tags: ['Sci-Fi', 'pilot'], nsfw: false })
+        .expect(201);
+      expect(res.body).toMatchObject({
+        name: 'Kaira Vex',
+        description: 'A pilot.',
+        tags: ['sci-fi', 'pilot'],
+        visibility: 'public',
+        owner: { id: owner.id, username: owner.username },
+        imageCount: 0,
+        avatarUrl: null,
+        version: 1,
+      });
+      expect(res.headers.etag).toMatch(/^"[\w-]{22}"$/);
+      expect(res.headers['cache-control']).toBe('no-store');
+      const { rows } = await t.db.query(`SELECT owner_id, name, tags FROM characters WHERE id = $1`, [res.body.id]);
+      expect(rows).toEqual([{ owner_id: owner.id, name: 'Kaira Vex', tags: ['sci-fi', 'pilot'] }]);
+    });
+
+    it('reads a character by id, anonymously', async () => {
+      const c = await createCharacter(t, owner, { name: 'Readable' });
+      const res = await t.http.get(`/characters/${c.id}`).expect(200);
+      expect(res.body).toMatchObject({ id: c.id, name: 'Readable' });
+    });
+
+    it('updates with a matching If-Match and bumps the version; refuses a stale one with 412', async () => {
+      const c = await createCharacter(t, owner);
+      const ok = await t.http
+        .patch(`/characters/${c.id}`)
+        .set(owner.auth)
+        .set('If-Match', '"1"')
+        .send({ name: 'Renamed' })
+        .expect(200);
+      expect(ok.body).toMatchObject({ name: 'Renamed', version: 2 });
+      // The write answers with the ETag a GET now gives, so the frontend can send it back in If-Match.
+      const read = await t.http.get(`/characters/${c.id}`).expect(200);
+      expect(ok.headers.etag).toBe(read.headers.etag);
+      const byEtag = await t.http
+        .patch(`/characters/${c.id}`)
+        .set(owner.auth)
+        .set('If-Match', read.headers.etag)
+        .send({ name: 'By ETag' })
+        .expect(200);
+      expect(byEtag.body.version).toBe(3);
+      await t.http.patch(`/characters/${c.id}`).set(owner.auth).set('If-Match', read.headers.etag).send({ name: 'x' }).expect(412);
+
+      const stale = await t.http
+        .patch(`/characters/${c.id}`)
+        .set(owner.auth)
+        .set('If-Match', 'W/"1"')
+        .send({ name: 'Lost update' })
+        .expect(412);
+      expect(stale.body).toMatchObject({ statusCode: 412, code: 'VERSION_MISMATCH' });
+      const { rows } = await t.db.query(`SELECT name, version FROM characters WHERE id = $1`, [c.id]);
+      expect(rows[0]).toEqual({ name: 'By ETag', version: 3 });
+    });
+
+    it('accepts the version in the body instead of If-Match', async () => {
+      const c = await createCharacter(t, owner);
+      await t.http.patch(`/characters/${c.id}`).set(owner.auth).send({ description: 'x', version: 1 }).expect(200);
+      await t.http.patch(`/characters/${c.id}`).set(owner.auth).send({ description: 'y', version: 1 }).expect(412);
+    });
+
+    it('lets one of two concurrent updates with the same version win', async () => {
+      const c = await createCharacter(t, owner);
+      const results = await Promise.all(
+        ['A', 'B', 'C'].map((name) =>
+          t.http.patch(`/characters/${c.id}`).set(owner.auth).set('If-Match', '"1"').send({ name }),
+        ),
+      );
+      expect(results.map((r) => r.status).sort()).toEqual([200, 412, 412]);
+      const { rows } = await t.db.query(`SELECT version FROM characters WHERE id = $1`, [c.id]);
+      expect(rows[0].version).toBe(2);
+    });
+
+    it('deletes a character (204) and then answers 404', async () => {
+      const c = await createCharacter(t, owner);
+      await t.http.delete(`/characters/${c.id}`).set(owner.auth).expect(204);
+      await t.http.get(`/characters/${c.id}`).expect(404);
+      const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM characters WHERE id = $1`, [c.id]);
+      expect(rows[0].n).toBe(0);
+    });
+  });
+
+  describe('permissions', () => {
+    it('refuses writes from another user (403) and from anonymous callers (401), changing nothing', async () => {
+      const c = await createCharacter(t, owner, { name: 'Mine' });
+      const before = await tableCounts(t);
+      const patch = await t.http.patch(`/characters/${c.id}`).set(other.auth).send({ name: 'Stolen' }).expect(403);
+      expect(patch.body.code).toBe('NOT_OWNER');
+      await t.http.delete(`/characters/${c.id}`).set(other.auth).expect(403);
+      await t.http.patch(`/characters/${c.id}`).send({ name: 'Stolen' }).expect(401);
+      await t.http.delete(`/characters/${c.id}`).expect(401);
+      await t.http.post('/characters').send({ name: 'Anon' }).expect(401);
+      expect(await tableCounts(t)).toEqual(before);
+    });
+
+    it('answers 404, not 403, when the caller cannot even see the character', async () => {
+      const c = await createCharacter(t, owner, { visibility: 'private' });
+      const res = await t.http.patch(`/characters/${c.id}`).set(other.auth).send({ name: 'x' }).expect(404);
+      expect(res.body.code).toBe('NOT_FOUND');
+    });
+
+    it('lets an admin edit and feature any character; refuses featured fields to owners', async () => {
+      const c = await createCharacter(t, owner);
+      const denied = await t.http.patch(`/characters/${c.id}`).set(owner.auth).send({ featured: true }).expect(403);
+      expect(denied.body.code).toBe('ADMIN_ONLY_FIELD');
+      const res = await t.http
+        .patch(`/characters/${c.id}`)
+        .set(admin.auth)
+        .send({ featured: true, featuredRank: 3 })
+        .expect(200);
+      expect(res.body).toMatchObject({ featured: true, featuredRank: 3 });
+      await t.http.delete(`/characters/${c.id}`).set(admin.auth).expect(204);
+    });
+
+    it('only accepts an avatar that is an image of the character', async () => {
+      const c = await createCharacter(t, owner);
+      const res = await t.http
+        .patch(`/characters/${c.id}`)
+        .set(owner.auth)
+        .send({ avatarImageId: '00000000-0000-4000-8000-000000000000' })
+        .expect(400);
+      expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ field: 'avatarImageId' }] });
+    });
+  });
+
+  describe('bulk update', () => {
+    it('changes up to 500 of the caller’s characters in one transaction', async () => {
+      const chars = await Promise.all([1, 2, 3].map(() => createCharacter(t, owner)));
+      const res = await t.http
+        .post('/characters/bulk')
+        .set(owner.auth)
+        .send({ ids: chars.map((c) => c.id), set: { visibility: 'unlisted', tags: ['Bulk'], nsfw: true } })
+        .expect(200);
+      expect(res.body.updated).toBe(3);
+      expect(res.body.items.every((i: { version: number }) => i.version === 2)).toBe(true);
+      const { rows } = await t.db.query(
+        `SELECT DISTINCT visibility, tags, nsfw FROM characters WHERE id = ANY($1::uuid[])`,
+        [chars.map((c) => c.id)],
+      );
+      expect(rows).toEqual([{ visibility: 'unlisted', tags: ['bulk'], nsfw: true }]);
+    });
+
+    it('changes nothing when one id is not the caller’s', async () => {
+      const mine = await createCharacter(t, owner);
+      const theirs = await createCharacter(t, other);
+      const before = await tableCounts(t);
+      const res = await t.http
+        .post('/characters/bulk')
+        .set(owner.auth)
+        .send({ ids: [mine.id, theirs.id], set: { nsfw: true } })
+        .expect(404);
+      expect(res.body).toMatchObject({ code: 'CHARACTERS_NOT_FOUND', details: [{ field: 'ids[1]' }] });
+      expect(await tableCounts(t)).toEqual(before);
+    });
+
+    it('handles 500 ids at once', async () => {
+      const { rows } = await t.db.query<{ id: string }>(
+        `INSERT INTO characters (owner_id, name) SELECT $1, 'bulk ' || g FROM generate_series(1, 500) g RETURNING id`,
+        [owner.id],
+      );
+      const res = await t.http
+        .post('/characters/bulk')
+        .set(owner.auth)
+        .send({ ids: rows.map((r) => r.id), set: { tags: ['many'] } })
+        .expect(200);
+      expect(res.body.updated).toBe(500);
+      await t.db.query(`DELETE FROM characters WHERE id = ANY($1::uuid[])`, [rows.map((r) => r.id)]);
+    });
+  });
+});

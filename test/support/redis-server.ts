@@ -1,0 +1,118 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import Redis from 'ioredis';
+
+/** A free TCP port on 127.0.0.1, picked by the OS. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A redis-server of the suite's own, on a free port, that the suite may kill, freeze or restart. It is stopped
+ * by its PID — never by name, and the machine's shared Redis is never touched.
+ */
+export class OwnRedis {
+  private process: ChildProcess | null = null;
+
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: string[],
+  ) {}
+
+  static async start(extraArgs: string[] = []): Promise<OwnRedis> {
+    const redis = new OwnRedis(await freePort(), extraArgs);
+    await redis.spawn();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
+  async spawn(): Promise<void> {
+    this.process = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs],
+      { stdio: 'ignore' },
+    );
+    await this.waitUntilReady();
+  }
+
+  /** SIGKILL: the server vanishes, connections drop. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null) {
+      return;
+    }
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.process = null;
+  }
+
+  /** SIGSTOP: the server keeps its sockets open and answers nothing. */
+  freeze(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.process?.kill('SIGCONT');
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.spawn();
+  }
+
+  async stop(): Promise<void> {
+    this.thaw();
+    await this.kill();
+  }
+
+  /** A plain client for assertions (what did Redis really store?). */
+  client(): Redis {
+    return new Redis(this.url, { maxRetriesPerRequest: 1 });
+  }
+
+  private waitUntilReady(): Promise<void> {
+    return waitForRedis(this.port, () => this.process?.exitCode === null);
+  }
+
+}
+
+/** Polls 127.0.0.1:port until Redis answers PING (10 s at most, and only while `alive()` holds). */
+export async function waitForRedis(port: number, alive: () => boolean = () => true): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && alive()) {
+    const probe = new Redis(port, '127.0.0.1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      if ((await probe.ping()) === 'PONG') {
+        return;
+      }
+    } catch {
+      // not up yet
+    } finally {
+      probe.disconnect();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`redis-server on port ${port} did not start`);
+}
