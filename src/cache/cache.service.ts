@@ -1,0 +1,706 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { CacheModuleOptions, ResolvedCacheOptions } from './cache.options';
+import { MODULE_OPTIONS_TOKEN } from './cache.module-definition';
+import {
+  CacheKey,
+  CacheLoadTimeoutError,
+  CachePolicy,
+  CacheResult,
+  CacheStatus,
+  EvictMode,
+} from './cache.types';
+import { CacheContext, CacheRead } from './cache-context';
+import { CacheBus } from './core/cache-bus';
+import { CacheMetrics } from './core/cache-metrics';
+import { toMs } from './core/duration';
+import { Envelope } from './core/envelope';
+import { InvalidationClock } from './core/invalidation-clock';
+import { assertNamespace, buildKey, namespaceTag } from './core/keys';
+import { L1Store } from './core/l1';
+import { CallBudget, newBudget, RedisTier, UNAVAILABLE } from './core/l2';
+import { RateLimitedLogger } from './core/rate-limited-logger';
+import { resolveCacheOptions } from './core/resolve-options';
+import { SingleFlight, TIMED_OUT, within } from './core/single-flight';
+import { Freshness, TagVersions } from './core/tag-versions';
+import { createRedisClient, RedisClient } from './redis/redis-clients';
+
+type Judgement = 'fresh' | 'expired' | 'invalidated' | 'unusable';
+type PendingOp = { kind: 'del'; keys: string[] } | { kind: 'tags'; tags: string[]; hard: boolean };
+
+const DEFAULT_NULL_TTL_MS = 30_000;
+const DEFAULT_LEASE_MS = 5_000;
+
+/**
+ * The two-tier cache: L1 in process, L2 in Redis, one envelope of bytes in both. Fails open: Redis trouble is
+ * counted and logged, never thrown — every method answers from L1 or the loader when Redis cannot.
+ */
+@Injectable()
+export class CacheService implements OnApplicationShutdown {
+  readonly metrics = new CacheMetrics();
+  readonly options: ResolvedCacheOptions;
+  readonly enabled: boolean;
+  private readonly logger = new Logger('Cache');
+  private readonly log: RateLimitedLogger;
+  private readonly l1: L1Store;
+  private readonly client: RedisClient | null;
+  private readonly subscriber: RedisClient | null;
+  private readonly l2: RedisTier | null;
+  private readonly bus: CacheBus | null;
+  private readonly tags: TagVersions;
+  private readonly loads = new SingleFlight<CacheResult<unknown>>();
+  private readonly clock = new InvalidationClock();
+  /** GETs in flight by key, with the invalidation clock when each was sent (see readL2). */
+  private readonly l2Reads = new Map<string, { since: number; promise: Promise<Envelope | null> }>();
+  private readonly instanceId = randomUUID();
+  private pending: PendingOp[] = [];
+  private replaying = false;
+  private readonly namespaces = new Set<string>();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(@Inject(MODULE_OPTIONS_TOKEN) options: CacheModuleOptions) {
+    this.options = resolveCacheOptions(options);
+    this.enabled = options.enabled !== false;
+    this.log = new RateLimitedLogger(this.logger, this.options.logIntervalMs);
+    this.l1 = new L1Store(this.options.l1MaxBytes);
+    const redis = this.enabled ? this.options.redis : null;
+    if (!redis) {
+      this.client = this.subscriber = this.l2 = this.bus = null;
+      if (this.enabled) {
+        this.logger.log('No Redis configured: caching in process only (L1)');
+      }
+    } else {
+      const make = (role: 'commands' | 'bus') => {
+        const build = () => createRedisClient(redis, this.options.commandTimeoutMs, role);
+        return redis.createClient ? redis.createClient(role, build) : build();
+      };
+      this.client = make('commands');
+      this.subscriber = make('bus');
+      this.client.on('error', (e: Error) => this.log.warn(`Redis connection: ${e.message}`));
+      this.client.on('ready', () => {
+        this.metrics.redisUp = true;
+        void this.replayPending();
+      });
+      this.client.on('close', () => (this.metrics.redisUp = false));
+      // A little slack over the client's own timeout, which should always fire first.
+      const guardMs = this.options.commandTimeoutMs + 50;
+      this.l2 = new RedisTier(this.client, this.metrics, this.log, this.options.breaker, guardMs, (state) => {
+        if (state === 'closed') {
+          void this.replayPending();
+        } else if (state === 'open') {
+          this.scheduleProbe();
+        }
+      });
+      this.bus = new CacheBus(this.subscriber, this.l2, this.options.busChannel, this.instanceId, {
+        keys: (keys) => {
+          this.clock.keysInvalidated(keys);
+          keys.forEach((k) => this.l1.delete(k));
+        },
+        tags: (states) => {
+          this.clock.tagsInvalidated(states.map(([t]) => t));
+          states.forEach(([tag, state]) => this.tags.learn(tag, state));
+        },
+        reconnected: () => this.forgetLocalState('the bus reconnected'),
+      }, this.metrics, this.log);
+      this.bus.start();
+    }
+    this.tags = new TagVersions(this.options, this.l2, () => this.bus?.isConnected ?? false);
+  }
+
+  /** The full Redis key of a cache key (prefix, schema version, namespace, encoded parts). */
+  keyOf(key: CacheKey): string {
+    if (!this.namespaces.has(key.namespace)) {
+      assertNamespace(key.namespace);
+      // Namespaces are declared in code, so this set stays small; the cap only guards against misuse.
+      if (this.namespaces.size < 10_000) {
+        this.namespaces.add(key.namespace);
+      }
+    }
+    return buildKey(this.options.keyPrefix, key.namespace, key.parts);
+  }
+
+  /** The fresh value, or undefined (a stale or missing entry is a miss here). */
+  async get<T>(key: CacheKey): Promise<T | undefined> {
+    const full = this.keyOf(key);
+    const now = Date.now();
+    const l1 = this.l1.get(full);
+    if (l1 && (this.judgeSync(l1, now) ?? (await this.judge(l1, now))) === 'fresh') {
+      this.metrics.get(key.namespace, 'l1', 'hit');
+      // Only an HTTP layer listens (CacheContext): build nothing for it otherwise, this is the hot path.
+      if (CacheContext.active()) {
+        CacheContext.record({ value: l1.value, source: 'l1', envelope: l1 }, { key: full, namespace: key.namespace, l1: true });
+      }
+      return l1.value as T;
+    }
+    const l2 = await this.readL2(full);
+    if (l2 && (this.judgeSync(l2, now) ?? (await this.judge(l2, now))) === 'fresh') {
+      this.l1.set(full, l2, now);
+      this.metrics.get(key.namespace, 'l2', 'hit');
+      CacheContext.record({ value: l2.value, source: 'l2', envelope: l2 }, { key: full, namespace: key.namespace, l1: true });
+      return l2.value as T;
+    }
+    this.metrics.get(key.namespace, 'none', 'miss');
+    CacheContext.uncached();
+    return undefined;
+  }
+
+  /** Stores a value now (as `@CachePut` does). Returns its envelope, or null when it was not cacheable. */
+  async set<T>(key: CacheKey, value: T, policy: CachePolicy = {}): Promise<Envelope | null> {
+    const full = this.keyOf(key);
+    this.clock.keysInvalidated([full]);
+    // Other instances may hold the previous value in L1: they drop it and read the new one from Redis. The
+    // message leaves in the same flush as the SET (one connection, so Redis runs it after the SET).
+    const envelope = await this.store(key.namespace, full, value, policy, this.clock.now(), newBudget(), true);
+    if (!envelope) {
+      await this.bus?.publish({ k: [full] });
+    }
+    return envelope;
+  }
+
+  async getOrSet<T>(key: CacheKey, loader: () => Promise<T>, policy: CachePolicy = {}): Promise<T> {
+    const full = this.keyOf(key);
+    // The hot path, an L1 hit whose tags are known locally: no second async frame, and no result object unless
+    // an HTTP layer is listening (CacheContext).
+    if (policy.l1 !== false) {
+      const env = this.l1.get(full);
+      if (env && this.judgeSync(env, Date.now()) === 'fresh') {
+        this.metrics.get(key.namespace, 'l1', 'hit');
+        const value = env.value as T;
+        if (CacheContext.active()) {
+          CacheContext.record({ value, source: 'l1', envelope: env }, { key: full, namespace: key.namespace, l1: true });
+        }
+        return value;
+      }
+    }
+    const result = await this.fetchKey(key.namespace, full, loader, policy);
+    CacheContext.record(result, { key: full, namespace: key.namespace, l1: policy.l1 !== false });
+    return result.value;
+  }
+
+  /**
+   * `getOrSet` with the details an HTTP layer needs: where the value came from (`X-Cache`) and the envelope
+   * (stored bytes, content hash for the ETag, fresh-until for Cache-Control).
+   */
+  async fetch<T>(key: CacheKey, loader: () => Promise<T>, policy: CachePolicy = {}): Promise<CacheResult<T>> {
+    const full = this.keyOf(key);
+    const result = await this.fetchKey(key.namespace, full, loader, policy);
+    CacheContext.record(result, { key: full, namespace: key.namespace, l1: policy.l1 !== false });
+    return result;
+  }
+
+  /**
+   * `peekFresh` without waiting, for the common case: the result when L1 holds the entry, fresh, with the same
+   * bytes, and its tag versions are known locally; null when L1 shows it changed or went stale (no point asking
+   * Redis); undefined when only `peekFresh` can tell.
+   */
+  peekFreshSync(read: CacheRead): CacheResult<unknown> | null | undefined {
+    if (!read.l1) {
+      return undefined;
+    }
+    const env = this.l1.get(read.key);
+    if (!env) {
+      return undefined;
+    }
+    if (env.header.h !== read.hash) {
+      return null;
+    }
+    const judgement = this.judgeSync(env, Date.now());
+    if (judgement === undefined) {
+      return undefined;
+    }
+    return judgement === 'fresh' ? { value: undefined, source: 'l1', envelope: env } : null;
+  }
+
+  /**
+   * The entry a recorded read found, if it is still fresh and still holds the same bytes (same content hash):
+   * L1 first, then Redis. Never loads and counts nothing (the caller counts the hits it uses, in `metrics`). For
+   * a layer that replays an answer built from that read (see CacheContext.reads); anything else — stale,
+   * missing, changed — is undefined, and the caller takes the normal path, which deals with it.
+   */
+  async peekFresh(read: CacheRead): Promise<CacheResult<unknown> | undefined> {
+    const now = Date.now();
+    const inL1 = read.l1 ? this.l1.get(read.key) : undefined;
+    const env = inL1 ?? (await this.readL2(read.key));
+    if (!env || env.header.h !== read.hash || (this.judgeSync(env, now) ?? (await this.judge(env, now))) !== 'fresh') {
+      return undefined;
+    }
+    if (!inL1 && read.l1) {
+      this.l1.set(read.key, env, now);
+    }
+    return { value: undefined, source: inL1 ? 'l1' : 'l2', envelope: env };
+  }
+
+  private async fetchKey<T>(ns: string, full: string, loader: () => Promise<T>, policy: CachePolicy): Promise<CacheResult<T>> {
+    const now = Date.now();
+    const budget = newBudget();
+    let fallback: Envelope | null = null;
+    let fallbackJudgement: Judgement = 'unusable';
+
+    if (policy.l1 !== false) {
+      const env = this.l1.get(full);
+      if (env) {
+        const judgement = this.judgeSync(env, now) ?? (await this.judge(env, now, budget));
+        if (judgement === 'fresh') {
+          this.metrics.get(ns, 'l1', 'hit');
+          return { value: env.value as T, source: 'l1', envelope: env };
+        }
+        if (judgement === 'unusable') {
+          this.l1.delete(full);
+        } else {
+          [fallback, fallbackJudgement] = [env, judgement];
+        }
+      }
+    }
+    const env = await this.readL2(full, budget);
+    if (env) {
+      const judgement = await this.judge(env, now, budget);
+      if (judgement === 'fresh') {
+        if (policy.l1 !== false) {
+          this.l1.set(full, env, now);
+        }
+        this.metrics.get(ns, 'l2', 'hit');
+        return { value: env.value as T, source: 'l2', envelope: env };
+      }
+      if (judgement !== 'unusable' && (!fallback || env.header.c > fallback.header.c)) {
+        [fallback, fallbackJudgement] = [env, judgement];
+      }
+    }
+    return this.loadWithFallback(ns, full, loader, policy, fallback, fallbackJudgement, budget);
+  }
+
+  /**
+   * Many keys at once: L1 first, then one MGET (slot-grouped on a cluster) for the rest, and one call of
+   * `loadMissing` for what is still missing; each loaded value is stored under its own key. `loadMissing` gets
+   * the indexes (into `keys`) it must load and returns values in that order.
+   */
+  async getMany<T>(
+    keys: readonly CacheKey[],
+    loadMissing: (indexes: number[]) => Promise<readonly (T | null | undefined)[]>,
+    policy: CachePolicy = {},
+  ): Promise<(T | null | undefined)[]> {
+    const now = Date.now();
+    const since = this.clock.now();
+    const full = keys.map((k) => this.keyOf(k));
+    // Batch reads are not listed one by one: an answer built from them is not replayed.
+    CacheContext.uncached();
+    const out = new Array<T | null | undefined>(keys.length);
+    let missing: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const env = policy.l1 !== false ? this.l1.get(full[i]) : undefined;
+      if (env && (this.judgeSync(env, now) ?? (await this.judge(env, now))) === 'fresh') {
+        out[i] = env.value as T;
+        this.metrics.get(keys[i].namespace, 'l1', 'hit');
+      } else {
+        missing.push(i);
+      }
+    }
+    if (missing.length > 0 && this.l2) {
+      const found = await this.l2.mget(missing.map((i) => full[i]));
+      if (found !== UNAVAILABLE) {
+        const still: number[] = [];
+        for (const [j, i] of missing.entries()) {
+          const env = found[j] ? Envelope.decode(full[i], found[j]) : null;
+          if (env && (await this.judge(env, now)) === 'fresh') {
+            out[i] = env.value as T;
+            if (policy.l1 !== false) {
+              this.l1.set(full[i], env, now);
+            }
+            this.metrics.get(keys[i].namespace, 'l2', 'hit');
+          } else {
+            still.push(i);
+          }
+        }
+        missing = still;
+      }
+    }
+    if (missing.length > 0) {
+      missing.forEach((i) => this.metrics.get(keys[i].namespace, 'none', 'miss'));
+      const started = performance.now();
+      const loaded = await loadMissing(missing);
+      this.metrics.load(keys[missing[0]].namespace, (performance.now() - started) / 1000, true);
+      await Promise.all(
+        missing.map(async (i, j) => {
+          const env = await this.store(keys[i].namespace, full[i], loaded[j], policy, since);
+          out[i] = env ? (env.value as T) : loaded[j];
+        }),
+      );
+    }
+    return out;
+  }
+
+  /** Removes entries (or, with mode `expire`, ends their fresh period so they only serve as a fallback). */
+  async delete(keys: readonly CacheKey[], mode: EvictMode = 'remove'): Promise<void> {
+    if (keys.length === 0) {
+      return;
+    }
+    const full = keys.map((k) => this.keyOf(k));
+    this.clock.keysInvalidated(full);
+    const now = Date.now();
+    for (const key of full) {
+      const env = mode === 'expire' ? this.l1.get(key) : undefined;
+      if (env) {
+        this.l1.set(key, env.expired(now), now);
+      } else {
+        this.l1.delete(key);
+      }
+    }
+    keys.forEach((k) => this.metrics.eviction(k.namespace));
+    if (!this.l2) {
+      return;
+    }
+    const done = mode === 'expire' ? await this.expireInL2(full, now) : await this.l2.del(full);
+    if (done === UNAVAILABLE) {
+      this.queue({ kind: 'del', keys: full });
+      return;
+    }
+    await this.bus?.publish({ k: full });
+  }
+
+  /** Invalidates every entry carrying any of the tags: O(1) Redis work per tag, whatever the number of entries. */
+  async invalidateTags(tags: readonly string[], mode: EvictMode = 'remove'): Promise<void> {
+    const unique = [...new Set(tags)];
+    if (unique.length === 0) {
+      return;
+    }
+    this.clock.tagsInvalidated(unique);
+    const states = await this.tags.bump(unique, mode === 'remove');
+    if (states === UNAVAILABLE) {
+      this.queue({ kind: 'tags', tags: unique, hard: mode === 'remove' });
+      return;
+    }
+    await this.bus?.publish({ t: unique.map((tag, i) => [tag, states[i].v, states[i].h]) });
+  }
+
+  /** Every entry of a namespace, in O(1): the namespace is a tag every one of its entries carries. */
+  clearNamespace(namespace: string, mode: EvictMode = 'remove'): Promise<void> {
+    assertNamespace(namespace);
+    this.metrics.eviction(namespace);
+    return this.invalidateTags([namespaceTag(namespace)], mode);
+  }
+
+  status(): CacheStatus {
+    const redisReady = this.client?.status === 'ready';
+    return {
+      redisConfigured: this.client !== null,
+      redisReady,
+      busConnected: this.bus?.isConnected ?? false,
+      breaker: this.l2?.breaker.state ?? 'closed',
+      l1Entries: this.l1.size,
+      l1Bytes: this.l1.bytes,
+      pendingInvalidations: this.pending.length,
+      degraded: this.client !== null && (!redisReady || this.l2?.breaker.state !== 'closed'),
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.probeTimer);
+    this.bus?.stop();
+    await Promise.all([this.client, this.subscriber].filter((c) => c !== null).map((c) => quit(c)));
+  }
+
+  // --- reading -------------------------------------------------------------------------------------------
+
+  /**
+   * An entry from Redis. Concurrent reads of one key share one GET: a hot key under load costs one round trip
+   * (and one decode) per batch of readers instead of one per reader. A reader that joined a GET sent before an
+   * invalidation of the key, or of a tag of the entry it brought back, reads again by itself: it must not see
+   * data older than a write that had already completed when it started.
+   */
+  private async readL2(key: string, budget?: CallBudget): Promise<Envelope | null> {
+    if (!this.l2) {
+      return null;
+    }
+    const flight = this.l2Reads.get(key);
+    if (flight) {
+      const env = await flight.promise;
+      if (this.clock.now() === flight.since || !this.clock.changedSince(flight.since, key, env ? env.header.t.map(([tag]) => tag) : [])) {
+        return env;
+      }
+    }
+    return this.sendL2Read(this.l2, key, budget);
+  }
+
+  private sendL2Read(l2: RedisTier, key: string, budget?: CallBudget): Promise<Envelope | null> {
+    const flight = { since: this.clock.now(), promise: null as unknown as Promise<Envelope | null> };
+    // One `then` decodes and retires the flight (readers already holding it still get its answer).
+    const retire = () => {
+      if (this.l2Reads.get(key) === flight) {
+        this.l2Reads.delete(key);
+      }
+    };
+    flight.promise = l2.get(key, budget).then(
+      (bytes) => {
+        retire();
+        return bytes === UNAVAILABLE || bytes === null ? null : Envelope.decode(key, bytes);
+      },
+      () => {
+        // `guard` does not reject; should it ever, this key must not stay stuck on a failed read.
+        retire();
+        return null;
+      },
+    );
+    this.l2Reads.set(key, flight);
+    return flight.promise;
+  }
+
+  private judgeSync(env: Envelope, now: number): Judgement | undefined {
+    const tags = this.tags.assessLocal(env.header.t, now);
+    return tags === undefined ? undefined : combine(env, tags, now);
+  }
+
+  private async judge(env: Envelope, now: number, budget?: CallBudget): Promise<Judgement> {
+    return combine(env, await this.tags.assess(env.header.t, now, budget), now);
+  }
+
+  // --- loading -------------------------------------------------------------------------------------------
+
+  private async loadWithFallback<T>(
+    ns: string,
+    key: string,
+    loader: () => Promise<T>,
+    policy: CachePolicy,
+    fallback: Envelope | null,
+    judgement: Judgement,
+    budget: CallBudget,
+  ): Promise<CacheResult<T>> {
+    const hardMs = policy.hardTimeout !== undefined ? toMs(policy.hardTimeout) : this.options.hardTimeoutMs;
+    const flight = this.loads.run(key, () => this.load(ns, key, loader, policy, budget)) as Promise<CacheResult<T>>;
+    if (!fallback) {
+      this.metrics.get(ns, 'none', 'miss');
+      const result = await within(flight, hardMs);
+      if (result === TIMED_OUT) {
+        throw new CacheLoadTimeoutError(key, hardMs);
+      }
+      return result;
+    }
+    const softMs =
+      policy.softTimeout !== undefined ? toMs(policy.softTimeout) : judgement === 'expired' ? 0 : hardMs;
+    try {
+      const result = await within(flight, Math.min(softMs, hardMs));
+      if (result !== TIMED_OUT) {
+        this.metrics.get(ns, 'none', 'miss');
+        return result;
+      }
+    } catch (error) {
+      this.log.warn(`Serving stale ${ns} entry: its loader failed (${error instanceof Error ? error.message : String(error)})`);
+    }
+    this.metrics.get(ns, fallback === this.l1.get(key) ? 'l1' : 'l2', 'stale');
+    return { value: fallback.value as T, source: 'stale', envelope: fallback };
+  }
+
+  private async load<T>(
+    ns: string,
+    key: string,
+    loader: () => Promise<T>,
+    policy: CachePolicy,
+    budget: CallBudget,
+  ): Promise<CacheResult<T>> {
+    const lease = policy.lease && this.l2 ? await this.acquireLease(key, policy, budget) : null;
+    if (lease && !lease.acquired) {
+      const other = await this.awaitOtherLoader(key, lease.ttlMs);
+      if (other) {
+        return { value: other.value as T, source: 'l2', envelope: other };
+      }
+    }
+    const since = this.clock.now();
+    const started = performance.now();
+    let value: T;
+    try {
+      value = await loader();
+    } catch (error) {
+      this.metrics.load(ns, (performance.now() - started) / 1000, false);
+      throw error;
+    } finally {
+      if (lease?.acquired) {
+        void this.l2!.releaseLease(lease.key, lease.token);
+      }
+    }
+    this.metrics.load(ns, (performance.now() - started) / 1000, true);
+    const envelope = await this.store(ns, key, value, policy, since, budget);
+    return { value: envelope ? (envelope.value as T) : value, source: 'miss', envelope };
+  }
+
+  private async acquireLease(key: string, policy: CachePolicy, budget: CallBudget) {
+    const ttlMs = typeof policy.lease === 'boolean' ? DEFAULT_LEASE_MS : toMs(policy.lease!);
+    const leaseKey = `${key}:lease`;
+    const token = randomUUID();
+    const acquired = await this.l2!.acquireLease(leaseKey, token, ttlMs, budget);
+    // Redis unreachable: nobody can coordinate, so load here (fail open).
+    return { key: leaseKey, token, ttlMs, acquired: acquired === UNAVAILABLE ? true : acquired };
+  }
+
+  /** Another instance holds the lease: re-read Redis with backoff until its value lands or the lease lapses. */
+  private async awaitOtherLoader(key: string, ttlMs: number): Promise<Envelope | null> {
+    const deadline = Date.now() + ttlMs;
+    for (let delay = 10; Date.now() < deadline; delay = Math.min(delay * 2, 200)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      const env = await this.readL2(key);
+      if (env && (await this.judge(env, Date.now())) === 'fresh') {
+        return env;
+      }
+    }
+    return null;
+  }
+
+  private async store(
+    ns: string,
+    key: string,
+    value: unknown,
+    policy: CachePolicy,
+    since: number,
+    budget: CallBudget = newBudget(),
+    publish = false,
+  ): Promise<Envelope | null> {
+    if (value === undefined || (value === null && !policy.cacheNull) || policy.unless?.(value)) {
+      return null;
+    }
+    const ttlMs =
+      value === null
+        ? typeof policy.cacheNull === 'boolean'
+          ? DEFAULT_NULL_TTL_MS
+          : toMs(policy.cacheNull!)
+        : this.jittered(policy.ttl !== undefined ? toMs(policy.ttl) : this.options.defaultTtlMs, policy.jitter);
+    const graceMs = value === null ? 0 : policy.grace !== undefined ? toMs(policy.grace) : this.options.defaultGraceMs;
+    const lifetimeMs = Math.min(ttlMs + graceMs, this.options.maxEntryLifetimeMs);
+    const own = typeof policy.tags === 'function' ? policy.tags(value) : (policy.tags ?? []);
+    const tags = [...new Set([...own, namespaceTag(ns)])];
+    // Tags known locally *and* known to outlive this entry in Redis (from our own earlier stamp): stamp those
+    // versions without a round trip. A bump this instance has not heard of yet leaves Redis ahead of the stamp, so
+    // readers see the entry as invalidated. Otherwise Redis is asked (and keeps the tag keys alive): a tag key that
+    // had expired would restart at 0 and could never invalidate an entry stamped with a higher local version.
+    const local = this.l2 ? this.tags.localStamps(tags, Date.now(), lifetimeMs) : undefined;
+    const stamps = local?.alive ? local.stamps : await this.tags.stamp(tags, lifetimeMs, budget);
+    if (this.clock.changedSince(since, key, tags)) {
+      // Invalidated while loading: the value may predate the write. Serve it to this caller, cache nothing.
+      return null;
+    }
+    const now = Date.now();
+    const env = Envelope.create(key, value, { createdAt: now, freshUntil: now + ttlMs, staleUntil: now + lifetimeMs }, stamps);
+    if (policy.l1 !== false) {
+      this.l1.set(key, env, now);
+    }
+    if (this.l2) {
+      // One flush: the SET and the bus message (same connection, so Redis runs it after the SET: a reader woken
+      // by it finds the new value). On a cluster the PUBLISH may reach another node first, so it waits.
+      const withSet = publish && !this.l2.isCluster;
+      await Promise.all([this.l2.set(key, env.bytes, lifetimeMs, budget), withSet && this.bus?.publish({ k: [key] })]);
+      if (publish && !withSet) {
+        await this.bus?.publish({ k: [key] });
+      }
+    }
+    this.metrics.l1Bytes = this.l1.bytes;
+    this.metrics.l1Entries = this.l1.size;
+    return env;
+  }
+
+  private jittered(ttlMs: number, jitter = this.options.jitter): number {
+    return Math.max(1, Math.round(ttlMs * (1 + jitter * (Math.random() * 2 - 1))));
+  }
+
+  // --- invalidation bookkeeping --------------------------------------------------------------------------
+
+  private async expireInL2(keys: string[], now: number) {
+    return this.l2!.guard('EXPIRE-ENTRY', async (c) => {
+      for (const key of keys) {
+        const bytes = await c.getBuffer(key);
+        const env = bytes ? Envelope.decode(key, bytes) : null;
+        if (env) {
+          await c.set(key, env.expired(now).bytes, 'KEEPTTL', 'XX');
+        }
+      }
+    });
+  }
+
+  private queue(op: PendingOp): void {
+    if (this.pending.length >= this.options.maxPendingInvalidations) {
+      this.pending.shift();
+      this.log.warn('Too many invalidations waiting for Redis: the oldest was dropped');
+    }
+    this.pending.push(op);
+    this.scheduleProbe();
+  }
+
+  /** Redis is back: replay, in order, the invalidations it missed, so other instances' L2 reads are right again. */
+  private async replayPending(): Promise<void> {
+    if (this.replaying || this.pending.length === 0 || !this.l2) {
+      return;
+    }
+    this.replaying = true;
+    try {
+      while (this.pending.length > 0) {
+        const op = this.pending[0];
+        const ok =
+          op.kind === 'del'
+            ? (await this.l2.del(op.keys)) !== UNAVAILABLE && (await this.bus?.publish({ k: op.keys }), true)
+            : await this.replayTags(op.tags, op.hard);
+        if (!ok) {
+          return;
+        }
+        this.pending.shift();
+      }
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  private async replayTags(tags: string[], hard: boolean): Promise<boolean> {
+    const states = await this.l2!.bumpTags(tags.map((t) => this.tags.key(t)), hard, this.options.maxEntryLifetimeMs);
+    if (states === UNAVAILABLE) {
+      return false;
+    }
+    tags.forEach((tag, i) => this.tags.learn(tag, states[i]));
+    await this.bus?.publish({ t: tags.map((tag, i) => [tag, states[i].v, states[i].h]) });
+    return true;
+  }
+
+  /**
+   * While the breaker is open or invalidations wait for Redis, probe it in the background (PING) so the breaker
+   * closes and missed invalidations are replayed even when no request happens to come by.
+   */
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.closing || !this.l2) {
+      return;
+    }
+    const l2 = this.l2;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      void l2.ping().then(async (answer) => {
+        if (answer !== UNAVAILABLE) {
+          await this.replayPending();
+        }
+        if (l2.breaker.state !== 'closed' || this.pending.length > 0) {
+          this.scheduleProbe();
+        }
+      });
+    }, this.options.breaker.openMs + 10);
+    this.probeTimer.unref();
+  }
+
+  private forgetLocalState(reason: string): void {
+    this.clock.everythingInvalidated();
+    this.l1.clear();
+    this.tags.clear();
+    this.logger.warn(`Cleared L1: ${reason}`);
+    void this.replayPending();
+  }
+}
+
+function combine(env: Envelope, tags: Freshness, now: number): Judgement {
+  if (tags === 'hard' || now >= env.header.s) {
+    return 'unusable';
+  }
+  if (tags === 'soft') {
+    return 'invalidated';
+  }
+  return now < env.header.f ? 'fresh' : 'expired';
+}
+
+async function quit(client: RedisClient): Promise<void> {
+  try {
+    await Promise.race([client.quit(), new Promise((_, reject) => setTimeout(() => reject(new Error('quit timeout')), 1_000).unref())]);
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,68 @@
+import type { Duration } from './core/duration';
+import type { Envelope } from './core/envelope';
+import type { KeyPart } from './core/keys';
+
+/** A key before encoding: a declared namespace and the parts that make the entry unique. */
+export interface CacheKey {
+  namespace: string;
+  parts: readonly KeyPart[];
+}
+
+export const cacheKey = (namespace: string, ...parts: KeyPart[]): CacheKey => ({ namespace, parts });
+
+export interface CachePolicy {
+  /** How long an entry is fresh. Default: the module's defaultTtl. */
+  ttl?: Duration;
+  /** How long past its TTL an entry may still be served (while one refresh runs) or used as a fallback. */
+  grace?: Duration;
+  /** Tags to invalidate this entry by (its namespace is always one); a function gets the value. */
+  tags?: readonly string[] | ((value: unknown) => readonly string[]);
+  /** Do not store a value for which this returns true (it is still returned to the caller). */
+  unless?: (value: unknown) => boolean;
+  /** Cache `null` results: `true` for 30 s, or a duration. `undefined` results are never cached. */
+  cacheNull?: boolean | Duration;
+  /** Keep this entry in the in-process tier too. Default true. */
+  l1?: boolean;
+  /**
+   * With a stale entry at hand, how long to wait for the loader before answering with the stale value (the
+   * loader keeps running and updates the cache). Default 0 for entries past their TTL (stale-while-revalidate);
+   * entries invalidated with mode `expire` wait up to the hard timeout (they only serve if the loader fails).
+   */
+  softTimeout?: Duration;
+  /** Stop waiting for the loader after this long. Default: the module's hardTimeout. */
+  hardTimeout?: Duration;
+  /** Across instances, only the holder of a Redis lease runs the loader; others wait for its result. */
+  lease?: boolean | Duration;
+  /** Override the module's TTL jitter for this entry (0 turns it off). */
+  jitter?: number;
+}
+
+export type CacheSource = 'l1' | 'l2' | 'miss' | 'stale';
+
+/** A value with where it came from, and its envelope (bytes, content hash, times) when it is cached. */
+export interface CacheResult<T> {
+  value: T;
+  source: CacheSource;
+  envelope: Envelope | null;
+}
+
+export type EvictMode = 'remove' | 'expire';
+
+export interface CacheStatus {
+  redisConfigured: boolean;
+  redisReady: boolean;
+  busConnected: boolean;
+  breaker: 'closed' | 'open' | 'half-open';
+  l1Entries: number;
+  l1Bytes: number;
+  pendingInvalidations: number;
+  /** Redis is configured but the cache is running on L1 alone. */
+  degraded: boolean;
+}
+
+export class CacheLoadTimeoutError extends Error {
+  constructor(key: string, ms: number) {
+    super(`Loading ${key} took longer than ${ms} ms`);
+    this.name = 'CacheLoadTimeoutError';
+  }
+}

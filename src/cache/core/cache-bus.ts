@@ -1,0 +1,107 @@
+import type { RedisClient } from '../redis/redis-clients';
+import type { CacheMetrics } from './cache-metrics';
+import type { RedisTier, TagState } from './l2';
+import type { RateLimitedLogger } from './rate-limited-logger';
+
+/** What travels on the bus: keys to drop, tag versions to learn. Never values. */
+export interface BusMessage {
+  /** origin instance */
+  o: string;
+  k?: string[];
+  t?: [tag: string, v: number, h: number][];
+}
+
+export interface BusHandlers {
+  keys(keys: string[]): void;
+  tags(tags: [string, TagState][]): void;
+  /** The subscription was lost and is back: whatever was published meanwhile is unknown. */
+  reconnected(): void;
+}
+
+/**
+ * Redis pub/sub between instances. After an eviction reaches Redis, the keys (or new tag versions) are published
+ * and every other instance drops its L1 copies. ioredis re-subscribes by itself after a reconnect; since
+ * messages sent while disconnected are lost, a reconnect clears L1.
+ */
+export class CacheBus {
+  private connected = false;
+  private everConnected = false;
+  private stopping = false;
+
+  constructor(
+    private readonly subscriber: RedisClient,
+    private readonly publisher: RedisTier,
+    private readonly channel: string,
+    private readonly instanceId: string,
+    private readonly handlers: BusHandlers,
+    private readonly metrics: CacheMetrics,
+    private readonly log: RateLimitedLogger,
+  ) {}
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  start(): void {
+    this.subscriber.on('message', (channel: string, raw: string) => {
+      if (channel === this.channel) {
+        this.receive(raw);
+      }
+    });
+    this.subscriber.on('close', () => {
+      if (this.connected && !this.stopping) {
+        this.log.warn('Cache bus connection lost: L1 will be cleared when it is back');
+      }
+      this.connected = false;
+    });
+    this.subscriber.on('error', (error: Error) => this.log.warn(`Cache bus error: ${error.message}`));
+    this.subscriber.on('ready', () => void this.subscribe());
+  }
+
+  private async subscribe(): Promise<void> {
+    try {
+      await this.subscriber.subscribe(this.channel);
+    } catch (error) {
+      this.log.warn(`Cache bus could not subscribe: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    if (this.everConnected) {
+      this.metrics.busReconnects++;
+      this.handlers.reconnected();
+    }
+    this.everConnected = true;
+    this.connected = true;
+  }
+
+  /** A deliberate shutdown: the close that follows is not an outage. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  async publish(message: Omit<BusMessage, 'o'>): Promise<void> {
+    const sent = await this.publisher.publish(this.channel, JSON.stringify({ o: this.instanceId, ...message }));
+    if (typeof sent === 'number') {
+      this.metrics.busMessagesOut++;
+    }
+  }
+
+  private receive(raw: string): void {
+    let message: BusMessage;
+    try {
+      message = JSON.parse(raw) as BusMessage;
+    } catch {
+      this.log.warn('Cache bus: ignored a message that is not JSON');
+      return;
+    }
+    if (message.o === this.instanceId) {
+      return;
+    }
+    this.metrics.busMessagesIn++;
+    if (message.k?.length) {
+      this.handlers.keys(message.k);
+    }
+    if (message.t?.length) {
+      this.handlers.tags(message.t.map(([tag, v, h]) => [tag, { v, h }]));
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+
+export const ENVELOPE_SCHEMA = 1;
+
+/** Tag versions recorded when an entry was written: `[tag, version]`. */
+export type TagStamp = [tag: string, version: number];
+
+export interface EnvelopeHeader {
+  /** schema version of the envelope format */
+  v: number;
+  /** the full key: a read that finds another key's bytes (a hash collision, a bug) treats it as a miss */
+  k: string;
+  /** created at (ms since epoch) */
+  c: number;
+  /** fresh until (ms since epoch) */
+  f: number;
+  /** usable as stale until (fresh until + grace) */
+  s: number;
+  /** tag versions at write time */
+  t: TagStamp[];
+  /** content hash of the payload bytes (base64url), usable as a strong ETag */
+  h: string;
+}
+
+/**
+ * One cache entry, serialized once: a JSON header line, `\n`, then the value's JSON. The same bytes live in L1
+ * and in Redis. The payload can be sent to an HTTP client as it is; the value is parsed at most once per
+ * process (on first use) and frozen, because L1 hands the same object to every caller.
+ */
+export class Envelope {
+  private parsed: unknown;
+  private isParsed = false;
+  /** The weight L1 last counted this entry at (L1's bookkeeping: a field is cheaper than a lookup per hit). */
+  weighedAs = 0;
+
+  private constructor(
+    readonly header: EnvelopeHeader,
+    readonly bytes: Buffer,
+    private readonly payloadStart: number,
+  ) {}
+
+  static create(key: string, value: unknown, times: { createdAt: number; freshUntil: number; staleUntil: number }, tags: TagStamp[]): Envelope {
+    const payload = Buffer.from(JSON.stringify(value), 'utf8');
+    const header: EnvelopeHeader = {
+      v: ENVELOPE_SCHEMA,
+      k: key,
+      c: times.createdAt,
+      f: times.freshUntil,
+      s: times.staleUntil,
+      t: tags,
+      h: createHash('sha1').update(payload).digest('base64url').slice(0, 22),
+    };
+    const head = Buffer.from(`${JSON.stringify(header)}\n`, 'utf8');
+    const envelope = new Envelope(header, Buffer.concat([head, payload]), head.length);
+    envelope.parsed = deepFreeze(value);
+    envelope.isParsed = true;
+    return envelope;
+  }
+
+  /** Reads bytes from a tier; null when they are not an envelope of this schema for this key. */
+  static decode(key: string, bytes: Buffer): Envelope | null {
+    const newline = bytes.indexOf(0x0a);
+    if (newline < 0) {
+      return null;
+    }
+    let header: EnvelopeHeader;
+    try {
+      header = JSON.parse(bytes.toString('utf8', 0, newline)) as EnvelopeHeader;
+    } catch {
+      return null;
+    }
+    if (header.v !== ENVELOPE_SCHEMA || header.k !== key) {
+      return null;
+    }
+    return new Envelope(header, bytes, newline + 1);
+  }
+
+  /**
+   * What holding this entry costs in memory: its bytes, twice over once the value has been parsed (the parsed
+   * objects of a JSON page take about 1.2× its UTF-8 size on the V8 heap, plus object headers).
+   */
+  get weight(): number {
+    return this.isParsed ? this.bytes.length * 2 : this.bytes.length;
+  }
+
+  /** The value's JSON bytes, exactly as stored. */
+  get payload(): Buffer {
+    return this.bytes.subarray(this.payloadStart);
+  }
+
+  get value(): unknown {
+    if (!this.isParsed) {
+      this.parsed = deepFreeze(JSON.parse(this.bytes.toString('utf8', this.payloadStart)));
+      this.isParsed = true;
+    }
+    return this.parsed;
+  }
+
+  /** A copy whose fresh period has ended now (the `expire` eviction mode): still usable as a fallback. */
+  expired(now: number): Envelope {
+    const header = { ...this.header, f: Math.min(this.header.f, now) };
+    const head = Buffer.from(`${JSON.stringify(header)}\n`, 'utf8');
+    return new Envelope(header, Buffer.concat([head, this.payload]), head.length);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    freezeTree(value);
+  }
+  return value;
+}
+
+/** Recurses only into unfrozen objects and allocates nothing: it runs on every value parsed from Redis. */
+function freezeTree(value: object): void {
+  Object.freeze(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i];
+      if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) {
+        freezeTree(child);
+      }
+    }
+    return;
+  }
+  for (const key in value) {
+    const child: unknown = (value as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null && !Object.isFrozen(child)) {
+      freezeTree(child);
+    }
+  }
+}

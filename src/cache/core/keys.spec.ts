@@ -1,0 +1,57 @@
+import fc from 'fast-check';
+import { buildKey, encodeKeyPart, MAX_KEY_LENGTH } from './keys';
+
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must never appear
+const RAW_FORBIDDEN = /[:*?[\]\\\s\x00-\x1f\x7f]/u;
+
+describe('cache keys', () => {
+  it('never lets a Redis-significant character through raw', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (part) => {
+        expect(encodeKeyPart(part)).not.toMatch(RAW_FORBIDDEN);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('maps distinct parts to distinct encodings (after NFC normalisation)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (a, b) => {
+        fc.pre(a.normalize('NFC') !== b.normalize('NFC'));
+        expect(encodeKeyPart(a)).not.toBe(encodeKeyPart(b));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('maps distinct part lists to distinct keys, long ones included', () => {
+    const parts = fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 120 }), fc.integer()), { maxLength: 5 });
+    fc.assert(
+      fc.property(parts, parts, (a, b) => {
+        const same = a.length === b.length && a.every((p, i) => String(p).normalize('NFC') === String(b[i]).normalize('NFC'));
+        fc.pre(!same);
+        expect(buildKey('app:c1', 'ns', a)).not.toBe(buildKey('app:c1', 'ns', b));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('treats visually equal input as one key (NFC)', () => {
+    expect(encodeKeyPart('e\u0301')).toBe(encodeKeyPart('\u00e9'));
+  });
+
+  it('caps long keys with a readable head and a SHA-256 tail', () => {
+    const key = buildKey('app:c1', 'characters:list', ['x'.repeat(500)]);
+    expect(key.length).toBeLessThanOrEqual(MAX_KEY_LENGTH);
+    expect(key.startsWith('app:c1:characters:list:xxx')).toBe(true);
+    expect(key).toMatch(/:#[0-9a-f]{64}$/);
+  });
+
+  it('refuses null and undefined parts instead of keying them as "undefined"', () => {
+    expect(() => encodeKeyPart(undefined as unknown as string)).toThrow(/null or undefined/);
+  });
+
+  it('keeps an empty part distinct from a missing one', () => {
+    expect(buildKey('p', 'ns', [''])).not.toBe(buildKey('p', 'ns', []));
+  });
+});

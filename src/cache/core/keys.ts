@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+
+/** A key part as written by a developer: strings, numbers and booleans; null/undefined are refused. */
+export type KeyPart = string | number | boolean;
+
+export const MAX_KEY_LENGTH = 200;
+const HEAD_LENGTH = 120;
+
+/**
+ * Encodes one user-supplied part so it can never change the key's structure: NFC-normalized (so visually equal
+ * input is one key), then every character outside `[A-Za-z0-9_.-]` is percent-encoded — `:` `*` `?` `[` `]` `\`,
+ * whitespace, control characters and `%` itself never reach Redis raw. Percent-encoding is injective, so
+ * distinct parts stay distinct.
+ */
+const SAFE_PART = /^[A-Za-z0-9_.-]+$/;
+
+export function encodeKeyPart(part: KeyPart): string {
+  if (part === null || part === undefined) {
+    throw new Error('A cache key part is null or undefined: build keys only from values that are always present');
+  }
+  const raw = String(part);
+  // Fast path: ASCII letters, digits and `_.-` are NFC already and need no encoding.
+  if (SAFE_PART.test(raw)) {
+    return raw;
+  }
+  const text = raw.normalize('NFC');
+  if (text === '') {
+    return '%00';
+  }
+  return text.replace(/[^A-Za-z0-9_.-]/gu, (ch) =>
+    Array.from(Buffer.from(ch, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+}
+
+/**
+ * `prefix:namespace:part:part…`. A key longer than the cap keeps a readable head and ends in a SHA-256 of the
+ * whole key, so it stays unique and debuggable.
+ */
+export function buildKey(prefix: string, namespace: string, parts: readonly KeyPart[]): string {
+  let key = `${prefix}:${namespace}`;
+  for (const part of parts) {
+    key += `:${encodeKeyPart(part)}`;
+  }
+  if (key.length <= MAX_KEY_LENGTH) {
+    return key;
+  }
+  const digest = createHash('sha256').update(key).digest('hex');
+  return `${key.slice(0, HEAD_LENGTH)}:#${digest}`;
+}
+
+/** Namespaces are declared in code: `characters:list`, `images`, … (letters, digits, `_`, `-`, `:` between). */
+export function assertNamespace(namespace: string): void {
+  if (!/^[a-z0-9_-]+(:[a-z0-9_-]+)*$/i.test(namespace)) {
+    throw new Error(`Invalid cache namespace "${namespace}": use letters, digits, _ and -, separated by ':'`);
+  }
+}
+
+/** The tag every entry of a namespace carries, so clearing a namespace is one O(1) tag invalidation. */
+export const namespaceTag = (namespace: string): string => `ns:${namespace}`;

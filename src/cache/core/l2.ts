@@ -1,0 +1,216 @@
+import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/redis-clients';
+import type { CacheMetrics, RedisErrorKind } from './cache-metrics';
+import { CircuitBreaker } from './circuit-breaker';
+import { TIMED_OUT, within } from './single-flight';
+import type { RateLimitedLogger } from './rate-limited-logger';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const calculateSlot = require('cluster-key-slot') as (key: string) => number;
+
+/** Returned instead of throwing when Redis could not answer: the cache carries on without it. */
+export const UNAVAILABLE = Symbol('redis-unavailable');
+export type Maybe<T> = T | typeof UNAVAILABLE;
+
+/** Bumps a tag: `v` always; `h` (the last hard invalidation) too when ARGV[1] = 1. Keeps the key alive. */
+const BUMP_TAG = `
+local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
+if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'h', v) end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local h = redis.call('HGET', KEYS[1], 'h')
+return {v, tonumber(h or '0')}`;
+
+/** Reads a tag for an entry about to be written, and makes sure the tag outlives that entry. */
+const STAMP_TAG = `
+local r = redis.call('HMGET', KEYS[1], 'v', 'h')
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl < tonumber(ARGV[1]) then
+  if pttl == -2 then redis.call('HSET', KEYS[1], 'v', 0) end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  pttl = tonumber(ARGV[2])
+end
+return {tonumber(r[1] or '0'), tonumber(r[2] or '0'), pttl}`;
+
+/** Deletes a lease only if it still holds our token. */
+const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/** See RedisTier.guard. */
+export interface CallBudget {
+  failed: boolean;
+}
+
+export const newBudget = (): CallBudget => ({ failed: false });
+
+export interface TagState {
+  v: number;
+  h: number;
+}
+
+function classify(error: unknown): RedisErrorKind {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/timed? ?out/i.test(message)) {
+    return 'timeout';
+  }
+  if (/writeable|connect|closed|ECONN|EPIPE|ENOTFOUND|Connection|ready/i.test(message)) {
+    return 'connection';
+  }
+  return 'command';
+}
+
+/**
+ * Redis as the second tier. Every command goes through `guard`: skipped while the breaker is open, bounded by the
+ * client's command timeout, counted and logged (rate-limited) when it fails — and never thrown to the caller.
+ */
+export class RedisTier {
+  readonly breaker: CircuitBreaker;
+
+  constructor(
+    readonly client: RedisClient,
+    private readonly metrics: CacheMetrics,
+    private readonly log: RateLimitedLogger,
+    breaker: { failureThreshold: number; openMs: number },
+    private readonly timeoutMs: number,
+    onBreakerChange: (state: 'closed' | 'open' | 'half-open') => void,
+  ) {
+    this.breaker = new CircuitBreaker(breaker, (state) => {
+      metrics.breakerState = state;
+      onBreakerChange(state);
+    });
+  }
+
+  /**
+   * `budget` is shared by the Redis commands of one cache call: once one of them fails, the rest are skipped,
+   * so a call pays the command timeout at most once however many commands it would have sent.
+   */
+  async guard<T>(command: string, run: (client: RedisClient) => Promise<T>, budget?: CallBudget): Promise<Maybe<T>> {
+    if (budget?.failed) {
+      return UNAVAILABLE;
+    }
+    if (!this.breaker.allow()) {
+      this.metrics.redisError('skipped');
+      return UNAVAILABLE;
+    }
+    const started = performance.now();
+    try {
+      // The client's own command timeout should fire first; this bound also covers commands it does not time.
+      const result = await within(run(this.client), this.timeoutMs);
+      if (result === TIMED_OUT) {
+        throw new Error(`${command} timed out after ${this.timeoutMs} ms`);
+      }
+      this.breaker.success();
+      this.metrics.redisUp = true;
+      this.metrics.redisCommand((performance.now() - started) / 1000);
+      return result;
+    } catch (error) {
+      const kind = classify(error);
+      if (budget) {
+        budget.failed = true;
+      }
+      this.breaker.failure();
+      this.metrics.redisError(kind);
+      this.log.warn(`Redis ${command} failed (${kind}): ${error instanceof Error ? error.message : String(error)}`);
+      return UNAVAILABLE;
+    }
+  }
+
+  /** On a cluster, commands sent together may reach different nodes: their order is not Redis' order. */
+  get isCluster(): boolean {
+    return 'isCluster' in this.client && this.client.isCluster;
+  }
+
+  get(key: string, budget?: CallBudget): Promise<Maybe<Buffer | null>> {
+    return this.guard('GET', (c) => c.getBuffer(key), budget);
+  }
+
+  ping(): Promise<Maybe<string>> {
+    return this.guard('PING', (c) => c.ping());
+  }
+
+  /** Keys are grouped by hash slot on a cluster (one MGET per slot); ioredis pipelines them per node. */
+  mget(keys: string[]): Promise<Maybe<(Buffer | null)[]>> {
+    return this.guard('MGET', async (c) => {
+      if (keys.length === 0) {
+        return [];
+      }
+      if (!('isCluster' in c && c.isCluster)) {
+        return (c as Redis).mgetBuffer(...keys);
+      }
+      const bySlot = new Map<number, number[]>();
+      keys.forEach((key, i) => {
+        const slot = calculateSlot(key);
+        bySlot.set(slot, [...(bySlot.get(slot) ?? []), i]);
+      });
+      const out = new Array<Buffer | null>(keys.length).fill(null);
+      await Promise.all(
+        [...bySlot.values()].map(async (indexes) => {
+          const values = await c.mgetBuffer(...indexes.map((i) => keys[i]));
+          indexes.forEach((index, j) => (out[index] = values[j]));
+        }),
+      );
+      return out;
+    });
+  }
+
+  set(key: string, bytes: Buffer, ttlMs: number, budget?: CallBudget): Promise<Maybe<unknown>> {
+    return this.guard('SET', (c) => c.set(key, bytes, 'PX', Math.max(1, Math.ceil(ttlMs))), budget);
+  }
+
+  /** Rewrites an entry in place, keeping its remaining TTL (used to mark it expired). */
+  replace(key: string, bytes: Buffer): Promise<Maybe<unknown>> {
+    return this.guard('SET', (c) => c.set(key, bytes, 'KEEPTTL', 'XX'));
+  }
+
+  /** One DEL per key (sent together, without waiting for each other): safe on a cluster whatever slots the keys hash to. */
+  del(keys: string[]): Promise<Maybe<number>> {
+    return this.guard('DEL', async (c) => (await Promise.all(keys.map((k) => c.del(k)))).reduce((a, b) => a + b, 0));
+  }
+
+  readTags(tagKeys: string[], budget?: CallBudget): Promise<Maybe<TagState[]>> {
+    return this.guard('HMGET', (c) =>
+      Promise.all(
+        tagKeys.map(async (k) => {
+          const [v, h] = await c.hmget(k, 'v', 'h');
+          return { v: Number(v ?? 0), h: Number(h ?? 0) };
+        }),
+      ),
+      budget,
+    );
+  }
+
+  /** Reads tags and keeps each alive for at least `lifetimeMs` (extending it to `extendMs`); `ttl` is what is left. */
+  stampTags(tagKeys: string[], lifetimeMs: number, extendMs: number, budget?: CallBudget): Promise<Maybe<(TagState & { ttl: number })[]>> {
+    return this.guard('EVAL', (c) =>
+      Promise.all(
+        tagKeys.map(async (k) => {
+          const args = [String(Math.ceil(lifetimeMs)), String(Math.ceil(Math.max(lifetimeMs, extendMs)))];
+          const [v, h, ttl] = (await c.eval(STAMP_TAG, 1, k, ...args)) as [number, number, number];
+          return { v, h, ttl: ttl < 0 ? Infinity : ttl };
+        }),
+      ),
+      budget,
+    );
+  }
+
+  bumpTags(tagKeys: string[], hard: boolean, lifetimeMs: number): Promise<Maybe<TagState[]>> {
+    return this.guard('EVAL', (c) =>
+      Promise.all(
+        tagKeys.map(async (k) => {
+          const [v, h] = (await c.eval(BUMP_TAG, 1, k, hard ? '1' : '0', String(Math.ceil(lifetimeMs)))) as [number, number];
+          return { v, h };
+        }),
+      ),
+    );
+  }
+
+  acquireLease(key: string, token: string, ttlMs: number, budget?: CallBudget): Promise<Maybe<boolean>> {
+    return this.guard('SET NX', async (c) => (await c.set(key, token, 'PX', ttlMs, 'NX')) === 'OK', budget);
+  }
+
+  releaseLease(key: string, token: string): Promise<Maybe<unknown>> {
+    return this.guard('EVAL', (c) => c.eval(RELEASE_LEASE, 1, key, token));
+  }
+
+  publish(channel: string, message: string): Promise<Maybe<number>> {
+    return this.guard('PUBLISH', (c) => c.publish(channel, message));
+  }
+}

@@ -1,0 +1,154 @@
+import type { ResolvedCacheOptions } from '../cache.options';
+import type { TagStamp } from './envelope';
+import { encodeKeyPart } from './keys';
+import { CallBudget, RedisTier, TagState, UNAVAILABLE } from './l2';
+
+export type Freshness = 'fresh' | 'soft' | 'hard';
+
+interface Known extends TagState {
+  at: number;
+  /** Until when the tag key is known to exist in Redis (from our last stamp of it); 0 when unknown. */
+  aliveUntil: number;
+}
+
+/**
+ * Tag versions, the O(1) way to invalidate every entry of a tag: each tag is one Redis hash `{ v, h }` bumped
+ * atomically (`v` on every invalidation, `h` set to `v` on a hard one). An entry records `v` of each of its tags
+ * when written; on read, `h` above the recorded version means removed, `v` above it means expired (still usable
+ * as a fallback). No clocks are compared. Versions are known locally (kept current by the bus) so an L1 hit costs
+ * no round trip; while the bus is down they are re-read from Redis after `tagRecheckMs`.
+ */
+export class TagVersions {
+  private readonly known = new Map<string, Known>();
+
+  constructor(
+    private readonly options: ResolvedCacheOptions,
+    private readonly l2: RedisTier | null,
+    private readonly busConnected: () => boolean,
+  ) {}
+
+  key(tag: string): string {
+    return `${this.options.keyPrefix}:tag:${encodeKeyPart(tag)}`;
+  }
+
+  /** Versions to record in an entry about to be written; each tag is kept alive for at least `lifetimeMs`. */
+  async stamp(tags: readonly string[], lifetimeMs: number, budget?: CallBudget): Promise<TagStamp[]> {
+    if (tags.length === 0) {
+      return [];
+    }
+    const started = Date.now();
+    const states = this.l2
+      ? await this.l2.stampTags(tags.map((t) => this.key(t)), lifetimeMs, this.options.maxEntryLifetimeMs, budget)
+      : UNAVAILABLE;
+    return tags.map((tag, i) => {
+      const state = states === UNAVAILABLE ? this.localState(tag) : this.learn(tag, states[i], started + states[i].ttl);
+      return [tag, state.v];
+    });
+  }
+
+  /**
+   * The versions to stamp when every tag is known well enough locally (same trust rule as `assessLocal`), so the
+   * write need not wait for Redis to tell them; undefined when it must.
+   */
+  localStamps(tags: readonly string[], now: number, lifetimeMs: number): { stamps: TagStamp[]; alive: boolean } | undefined {
+    const trustForever = !this.l2 || this.busConnected();
+    const stamps: TagStamp[] = [];
+    let alive = true;
+    for (const tag of tags) {
+      const state = this.known.get(tag);
+      if (!state || (!trustForever && now - state.at > this.options.tagRecheckMs)) {
+        return undefined;
+      }
+      stamps.push([tag, state.v]);
+      alive &&= state.aliveUntil >= now + lifetimeMs;
+    }
+    return { stamps, alive };
+  }
+
+  /** Synchronous verdict when every tag is known well enough locally; undefined when Redis must be asked. */
+  assessLocal(stamps: readonly TagStamp[], now: number): Freshness | undefined {
+    let verdict: Freshness = 'fresh';
+    const trustForever = !this.l2 || this.busConnected();
+    for (const [tag, version] of stamps) {
+      const state = this.known.get(tag);
+      if (!state) {
+        if (this.l2) {
+          return undefined;
+        }
+        continue;
+      }
+      if (!trustForever && now - state.at > this.options.tagRecheckMs) {
+        return undefined;
+      }
+      if (state.h > version) {
+        return 'hard';
+      }
+      if (state.v > version) {
+        verdict = 'soft';
+      }
+    }
+    return verdict;
+  }
+
+  async assess(stamps: readonly TagStamp[], now: number, budget?: CallBudget): Promise<Freshness> {
+    const local = this.assessLocal(stamps, now);
+    if (local !== undefined || !this.l2) {
+      return local ?? 'fresh';
+    }
+    const states = await this.l2.readTags(stamps.map(([tag]) => this.key(tag)), budget);
+    if (states !== UNAVAILABLE) {
+      stamps.forEach(([tag], i) => this.learn(tag, states[i]));
+    }
+    // Redis unreachable: judge by what is known locally (fail open; the bus resets L1 when it is back).
+    let verdict: Freshness = 'fresh';
+    for (const [tag, version] of stamps) {
+      const state = this.known.get(tag);
+      if (state && state.h > version) {
+        return 'hard';
+      }
+      if (state && state.v > version) {
+        verdict = 'soft';
+      }
+    }
+    return verdict;
+  }
+
+  /** Bumps tags in Redis (or locally without it). Returns the new states, or UNAVAILABLE if Redis failed. */
+  async bump(tags: readonly string[], hard: boolean): Promise<TagState[] | typeof UNAVAILABLE> {
+    const states = this.l2
+      ? await this.l2.bumpTags(tags.map((t) => this.key(t)), hard, this.options.maxEntryLifetimeMs)
+      : UNAVAILABLE;
+    if (states === UNAVAILABLE) {
+      // Apply locally so this instance stops serving the tag's entries now; the caller queues a replay.
+      tags.forEach((tag) => {
+        const current = this.localState(tag);
+        const v = current.v + 1;
+        this.learn(tag, { v, h: hard ? v : current.h });
+      });
+      return this.l2 ? UNAVAILABLE : tags.map((t) => this.localState(t));
+    }
+    tags.forEach((tag, i) => this.learn(tag, states[i]));
+    return states;
+  }
+
+  /** A version heard on the bus (or read from Redis): versions only move forward. */
+  learn(tag: string, state: TagState, aliveUntil?: number): TagState {
+    const current = this.known.get(tag);
+    const next = {
+      v: Math.max(state.v, current?.v ?? 0),
+      h: Math.max(state.h, current?.h ?? 0),
+      at: Date.now(),
+      aliveUntil: aliveUntil ?? current?.aliveUntil ?? 0,
+    };
+    this.known.set(tag, next);
+    return next;
+  }
+
+  clear(): void {
+    this.known.clear();
+  }
+
+  private localState(tag: string): TagState {
+    return this.known.get(tag) ?? { v: 0, h: 0 };
+  }
+}

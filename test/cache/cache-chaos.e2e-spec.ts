@@ -1,0 +1,91 @@
+import { CacheService, cacheKey } from '../../src/cache';
+import { OwnRedis } from '../support/redis-server';
+import { Chaos } from './chaos';
+import { SLACK_MS, cacheInstance, eventually, sleep } from './support';
+
+const TIMEOUT = 100;
+/** Injected Redis delays and slow loaders: far beyond the bound plus slack, so waiting for one fails the test. */
+const LONG_MS = 3 * SLACK_MS;
+
+describe('cache under injected faults (chaos wrapper around Redis and the bus)', () => {
+  jest.setTimeout(30_000);
+  let redis: OwnRedis;
+  let chaos: Chaos;
+  let cache: CacheService;
+  let other: CacheService;
+
+  beforeAll(async () => {
+    redis = await OwnRedis.start();
+  });
+  beforeEach(async () => {
+    chaos = new Chaos();
+    cache = cacheInstance(redis.url, {
+      commandTimeoutMs: TIMEOUT,
+      breaker: { failureThreshold: 3, openMs: 500 },
+      redis: { url: redis.url, createClient: (_role, build) => chaos.wrap(build()) },
+    });
+    other = cacheInstance(redis.url);
+    await eventually(() => cache.status().busConnected && other.status().busConnected);
+  });
+  afterEach(async () => {
+    chaos.settings = { throwRate: 0, delayMs: 0, busDelayMs: 0 };
+    await Promise.all([cache.onApplicationShutdown(), other.onApplicationShutdown()]);
+  });
+  afterAll(() => redis.stop());
+
+  it('answers with the stale entry after the soft timeout, without waiting out a long Redis delay or loader', async () => {
+    const key = cacheKey('chaos', 'soft');
+    await cache.getOrSet(key, async () => 'old', { ttl: 20, grace: '1m', jitter: 0 });
+    await sleep(40);
+    chaos.settings.delayMs = LONG_MS;
+    const started = performance.now();
+    const result = await cache.fetch(key, async () => (await sleep(LONG_MS), 'new'), { ttl: '1m', grace: '1m', softTimeout: 100 });
+    const took = performance.now() - started;
+    expect(result).toMatchObject({ value: 'old', source: 'stale' });
+    expect(took).toBeGreaterThanOrEqual(100);
+    // The command timeout, then the soft timeout, then slack; not the delay nor the loader.
+    expect(took).toBeLessThan(TIMEOUT + 100 + SLACK_MS);
+  });
+
+  it('stops calling Redis once the breaker is open', async () => {
+    chaos.settings.throwRate = 1;
+    for (let i = 0; i < 5; i++) {
+      await cache.getOrSet(cacheKey('chaos', `open-${i}`), async () => i, { ttl: '1m' });
+    }
+    expect(cache.status().breaker).toBe('open');
+    const before = chaos.calls;
+    for (let i = 0; i < 20; i++) {
+      expect(await cache.getOrSet(cacheKey('chaos', `skipped-${i}`), async () => i, { ttl: '1m' })).toBe(i);
+    }
+    expect(chaos.calls).toBe(before);
+  });
+
+  it('returns the right value on every call under random delays and 30 % failures, each call bounded', async () => {
+    chaos.settings = { throwRate: 0.3, delayMs: [0, LONG_MS], busDelayMs: 0 };
+    const worst: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const started = performance.now();
+      const value = await cache.getOrSet(cacheKey('chaos', `mixed-${i % 10}`), async () => `v${i % 10}`, { ttl: '1m' });
+      worst.push(performance.now() - started);
+      expect(value).toBe(`v${i % 10}`);
+    }
+    // One guarded command at most per call (the budget), plus slack; unguarded, a call could wait twice LONG_MS.
+    expect(Math.max(...worst)).toBeLessThan(TIMEOUT + SLACK_MS);
+  });
+
+  it('a failing publish does not fail the eviction, and a delayed bus message still lands', async () => {
+    const key = cacheKey('chaos', 'bus');
+    let version = 1;
+    await cache.getOrSet(key, async () => version, { ttl: '1m' });
+    chaos.settings.busDelayMs = 300;
+    version = 2;
+    await other.delete([key]);
+    // Until the delayed message arrives, this instance still holds its L1 copy…
+    expect(await cache.getOrSet(key, async () => version, { ttl: '1m' })).toBe(1);
+    // …and drops it when it does.
+    await eventually(async () => (await cache.getOrSet(key, async () => version, { ttl: '1m' })) === 2, 2_000);
+    chaos.settings = { throwRate: 1, delayMs: 0, busDelayMs: 0 };
+    await expect(cache.delete([key])).resolves.toBeUndefined();
+    await expect(cache.invalidateTags(['anything'])).resolves.toBeUndefined();
+  });
+});

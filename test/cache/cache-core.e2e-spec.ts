@@ -1,0 +1,243 @@
+import { CacheService, cacheKey } from '../../src/cache';
+import { OwnRedis } from '../support/redis-server';
+import { SLACK_MS, cacheInstance, eventually, sleep } from './support';
+
+/** A slow loader: three times the slack, so a call that waited for it cannot pass for one that did not. */
+const LOADER_MS = 3 * SLACK_MS;
+
+describe('cache engine on a real Redis', () => {
+  jest.setTimeout(20_000);
+  let redis: OwnRedis;
+  let a: CacheService;
+  let b: CacheService;
+
+  beforeAll(async () => {
+    redis = await OwnRedis.start();
+  });
+  beforeEach(async () => {
+    const raw = redis.client();
+    await raw.flushall();
+    raw.disconnect();
+    a = cacheInstance(redis.url);
+    b = cacheInstance(redis.url);
+    await eventually(() => a.status().busConnected && b.status().busConnected);
+  });
+  afterEach(async () => {
+    await Promise.all([a.onApplicationShutdown(), b.onApplicationShutdown()]);
+  });
+  afterAll(() => redis.stop());
+
+  it('misses, loads once, then hits L1; another instance hits L2', async () => {
+    const key = cacheKey('things', 1);
+    let loads = 0;
+    const loader = async () => ({ n: ++loads });
+    expect(await a.fetch(key, loader, { ttl: '1m' })).toMatchObject({ value: { n: 1 }, source: 'miss' });
+    expect(await a.fetch(key, loader, { ttl: '1m' })).toMatchObject({ value: { n: 1 }, source: 'l1' });
+    expect(await b.fetch(key, loader, { ttl: '1m' })).toMatchObject({ value: { n: 1 }, source: 'l2' });
+    expect(await b.fetch(key, loader, { ttl: '1m' })).toMatchObject({ source: 'l1' });
+    expect(loads).toBe(1);
+    expect(a.metrics.count('things', 'l1', 'hit')).toBe(1);
+    expect(a.metrics.count('things', 'none', 'miss')).toBe(1);
+  });
+
+  it('stores the same envelope bytes in Redis that L1 holds', async () => {
+    const key = cacheKey('things', 'bytes');
+    const result = await a.fetch(key, async () => ({ hello: 'world' }), { ttl: '1m' });
+    const raw = redis.client();
+    const stored = await raw.getBuffer(a.keyOf(key));
+    raw.disconnect();
+    expect(stored!.equals(result.envelope!.bytes)).toBe(true);
+    expect(result.envelope!.payload.toString()).toBe('{"hello":"world"}');
+  });
+
+  it('expires entries after their TTL', async () => {
+    const key = cacheKey('things', 'ttl');
+    let loads = 0;
+    await a.getOrSet(key, async () => ++loads, { ttl: 100, jitter: 0 });
+    await sleep(150);
+    expect(await a.getOrSet(key, async () => ++loads, { ttl: 100, jitter: 0 })).toBe(2);
+  });
+
+  it('spreads TTLs with jitter', async () => {
+    const ttls = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const r = await a.fetch(cacheKey('jitter', i), async () => i, { ttl: 10_000 });
+        return r.envelope!.header.f - r.envelope!.header.c;
+      }),
+    );
+    expect(Math.min(...ttls)).toBeGreaterThanOrEqual(9_000);
+    expect(Math.max(...ttls)).toBeLessThanOrEqual(11_000);
+    expect(new Set(ttls).size).toBeGreaterThan(20);
+  });
+
+  it('drops the other instance’s L1 copy when a delete is heard on the bus (its own TTL is a minute)', async () => {
+    const key = cacheKey('things', 'bus');
+    let version = 1;
+    await b.getOrSet(key, async () => version, { ttl: '1m' });
+    expect(await b.fetch(key, async () => version, { ttl: '1m' })).toMatchObject({ source: 'l1' });
+    version = 2;
+    await a.delete([key]);
+    const heard = b.metrics.busMessagesIn;
+    await eventually(async () => (await b.getOrSet(key, async () => version, { ttl: '1m' })) === 2, 1_000);
+    expect(b.metrics.busMessagesIn).toBeGreaterThan(heard);
+  });
+
+  it('invalidates every entry of a tag, on both instances, with Redis work that does not grow with the entries', async () => {
+    let version = 1;
+    const many = Array.from({ length: 200 }, (_, i) => cacheKey('tagged', i));
+    for (const key of many) {
+      await a.getOrSet(key, async () => version, { ttl: '1m', tags: ['group:many'] });
+      await b.getOrSet(key, async () => version, { ttl: '1m', tags: ['group:many'] });
+    }
+    await a.getOrSet(cacheKey('tagged', 'single'), async () => version, { ttl: '1m', tags: ['group:one'] });
+    const raw = redis.client();
+    const commands = async () => Number((await raw.info('stats')).match(/total_commands_processed:(\d+)/)![1]);
+    const costOf = async (tag: string) => {
+      const before = await commands();
+      await a.invalidateTags([tag]);
+      return (await commands()) - before;
+    };
+    version = 2;
+    const forMany = await costOf('group:many');
+    const forOne = await costOf('group:one');
+    raw.disconnect();
+    expect(forMany).toBe(forOne);
+    await eventually(async () => (await b.getOrSet(many[0], async () => version, { ttl: '1m' })) === 2, 1_000);
+    for (const key of many) {
+      expect(await a.getOrSet(key, async () => version, { ttl: '1m', tags: ['group:many'] })).toBe(2);
+      expect(await b.getOrSet(key, async () => version, { ttl: '1m', tags: ['group:many'] })).toBe(2);
+    }
+  });
+
+  it('clears a namespace in O(1) without touching others', async () => {
+    await a.getOrSet(cacheKey('ns-a', 1), async () => 'a', { ttl: '1m' });
+    await a.getOrSet(cacheKey('ns-b', 1), async () => 'b', { ttl: '1m' });
+    await a.clearNamespace('ns-a');
+    expect(await a.get(cacheKey('ns-a', 1))).toBeUndefined();
+    expect(await b.get(cacheKey('ns-a', 1))).toBeUndefined();
+    expect(await a.get(cacheKey('ns-b', 1))).toBe('b');
+  });
+
+  it('runs the loader once for 500 concurrent misses of one key', async () => {
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      await sleep(50);
+      return 'v';
+    };
+    const results = await Promise.all(Array.from({ length: 500 }, () => a.getOrSet(cacheKey('stampede', 1), loader, { ttl: '1m' })));
+    expect(results.every((r) => r === 'v')).toBe(true);
+    expect(loads).toBe(1);
+  });
+
+  it('with a lease, runs the loader once across two instances', async () => {
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      await sleep(100);
+      return 'v';
+    };
+    const key = cacheKey('stampede', 'lease');
+    const calls = Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).getOrSet(key, loader, { ttl: '1m', lease: '2s' }));
+    expect(new Set(await Promise.all(calls))).toEqual(new Set(['v']));
+    expect(loads).toBe(1);
+  });
+
+  it('serves a stale entry in grace at once while one refresh runs', async () => {
+    const key = cacheKey('grace', 1);
+    let version = 1;
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      await sleep(50);
+      return version;
+    };
+    await a.getOrSet(key, loader, { ttl: 50, grace: '1m', jitter: 0 });
+    await sleep(80);
+    version = 2;
+    const results = await Promise.all(Array.from({ length: 10 }, () => a.fetch(key, loader, { ttl: 50, grace: '1m', jitter: 0 })));
+    expect(results.map((r) => r.source)).toEqual(Array(10).fill('stale'));
+    expect(results.map((r) => r.value)).toEqual(Array(10).fill(1));
+    await eventually(async () => (await a.fetch(key, loader, { ttl: '1m', grace: '1m' })).value === 2);
+    expect(loads).toBe(2);
+  });
+
+  it('falls back to the stale entry when the loader throws, and throws when there is none', async () => {
+    const key = cacheKey('failsafe', 1);
+    await a.getOrSet(key, async () => 'old', { ttl: 30, grace: '1m', jitter: 0 });
+    await sleep(50);
+    const failing = async (): Promise<string> => {
+      throw new Error('database down');
+    };
+    const result = await a.fetch(key, failing, { ttl: 30, grace: '1m', softTimeout: '1s' });
+    expect(result).toMatchObject({ value: 'old', source: 'stale' });
+    await expect(a.getOrSet(cacheKey('failsafe', 'none'), failing, { ttl: '1m' })).rejects.toThrow('database down');
+  });
+
+  it('answers with the stale entry after the soft timeout, long before a slow loader ends', async () => {
+    const key = cacheKey('soft', 1);
+    await a.getOrSet(key, async () => 'old', { ttl: 30, grace: '1m', jitter: 0 });
+    await sleep(50);
+    const started = Date.now();
+    const result = await a.fetch(key, async () => { await sleep(LOADER_MS); return 'new'; }, { ttl: '1m', grace: '1m', softTimeout: 50 });
+    expect(result).toMatchObject({ value: 'old', source: 'stale' });
+    expect(Date.now() - started).toBeLessThan(50 + SLACK_MS);
+    await eventually(async () => (await a.get(key)) === 'new', LOADER_MS);
+  });
+
+  it('abandons the wait at the hard timeout when nothing stale exists', async () => {
+    const started = Date.now();
+    await expect(
+      a.getOrSet(cacheKey('hard', 1), async () => { await sleep(LOADER_MS); return 1; }, { ttl: '1m', hardTimeout: 100 }),
+    ).rejects.toThrow(/longer than 100 ms/);
+    expect(Date.now() - started).toBeLessThan(100 + SLACK_MS);
+  });
+
+  it('caches null only when asked, and never undefined', async () => {
+    let loads = 0;
+    await a.getOrSet(cacheKey('nulls', 1), async () => (loads++, null), { ttl: '1m' });
+    await a.getOrSet(cacheKey('nulls', 1), async () => (loads++, null), { ttl: '1m' });
+    expect(loads).toBe(2);
+    await a.getOrSet(cacheKey('nulls', 2), async () => (loads++, null), { ttl: '1m', cacheNull: '10s' });
+    expect(await a.fetch(cacheKey('nulls', 2), async () => (loads++, null), { ttl: '1m', cacheNull: '10s' })).toMatchObject({ value: null, source: 'l1' });
+    await a.getOrSet(cacheKey('nulls', 3), async () => (loads++, undefined), { ttl: '1m', cacheNull: true });
+    await a.getOrSet(cacheKey('nulls', 3), async () => (loads++, undefined), { ttl: '1m', cacheNull: true });
+    expect(loads).toBe(5);
+  });
+
+  it('does not store a value loaded across an invalidation of its key', async () => {
+    const key = cacheKey('race', 1);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const pending = a.getOrSet(key, async () => { await gate; return 'read before the write'; }, { ttl: '1m' });
+    await sleep(10);
+    await b.delete([key]);
+    await sleep(50);
+    release();
+    expect(await pending).toBe('read before the write');
+    expect(await a.get(key)).toBeUndefined();
+    expect(await b.get(key)).toBeUndefined();
+  });
+
+  it('reads many keys with one MGET and loads only the missing ones', async () => {
+    await a.set(cacheKey('batch', 1), 'one', { ttl: '1m' });
+    await b.set(cacheKey('batch', 2), 'two', { ttl: '1m' });
+    const asked: number[][] = [];
+    const keys = [1, 2, 3, 4].map((i) => cacheKey('batch', i));
+    const values = await a.getMany(keys, async (indexes) => (asked.push(indexes), indexes.map((i) => `loaded ${i + 1}`)), { ttl: '1m' });
+    expect(values).toEqual(['one', 'two', 'loaded 3', 'loaded 4']);
+    expect(asked).toEqual([[2, 3]]);
+    expect(await b.get(cacheKey('batch', 4))).toBe('loaded 4');
+  });
+
+  it('clears its L1 when its bus connection is killed and comes back', async () => {
+    const key = cacheKey('reconnect', 1);
+    await b.getOrSet(key, async () => 'cached', { ttl: '1m' });
+    expect(b.status().l1Entries).toBeGreaterThan(0);
+    const raw = redis.client();
+    await raw.client('KILL', 'TYPE', 'pubsub');
+    raw.disconnect();
+    await eventually(() => b.status().l1Entries === 0 && b.status().busConnected, 5_000);
+    expect(b.metrics.busReconnects).toBeGreaterThanOrEqual(1);
+  });
+});
