@@ -1,0 +1,124 @@
+import { Injectable } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
+import { CacheRead, CacheResult, CacheService } from '../cache';
+import { sendCached } from './cached-response';
+
+/** What an anonymous GET of one URL was answered from: its cached reads, which of them is the body, and headers. */
+export interface Recorded {
+  reads: readonly CacheRead[];
+  body: number;
+  headers: [name: string, value: string][];
+}
+
+/** URLs remembered at most (least recently used out first); a URL longer than this is never remembered. */
+const MAX_URLS = 20_000;
+const MAX_URL_LENGTH = 2_048;
+
+/** Writes the request log line of a replayed request, as pino-http writes it for the others. */
+export type ReplayLog = (request: FastifyRequest, reply: FastifyReply) => void;
+
+/**
+ * Answers anonymous GETs of routes marked `@ReplayFromCache()` straight from the cache, in the first Fastify
+ * `onRequest` hook (see createApp): after routing and the request id, before middleware, Nest's guards, pipes,
+ * interceptors and handler. The HTTP cache interceptor records how it answered a URL; the next request for that
+ * URL is replayed when every cached read behind the answer is still fresh and holds the same bytes (else Nest
+ * answers it as usual, and the new answer is recorded). The index holds keys and hashes only, never bodies.
+ * A replayed answer carries the same headers as Nest's (X-Request-Id included), is counted by the HTTP metrics
+ * (Fastify `onResponse`) and logged like any request when request logs are on.
+ */
+@Injectable()
+export class ResponseReplay {
+  private readonly index = new LRUCache<string, Recorded>({ max: MAX_URLS });
+  /** Requests answered here, and requests for a remembered URL that Nest had to answer (an entry changed). */
+  readonly counts = { replayed: 0, passed: 0 };
+  private log: ReplayLog | null = null;
+
+  constructor(private readonly cache: CacheService) {}
+
+  /** Request log lines for replayed requests (createApp passes pino-http's equivalent when LOG_REQUESTS is on). */
+  logRequestsWith(log: ReplayLog): void {
+    this.log = log;
+  }
+
+  /** The `onRequest` hook: answers the request, or calls `done()` to let it go on to Nest. */
+  onRequest(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    const recorded = replayable(request) ? this.index.get(request.url) : undefined;
+    if (!recorded) {
+      done();
+      return;
+    }
+    // Most replays are L1 hits whose tags are known locally: answered without a promise.
+    const hits: CacheResult<unknown>[] = [];
+    for (const read of recorded.reads) {
+      const hit = this.cache.peekFreshSync(read);
+      if (hit === null) {
+        this.counts.passed++;
+        done();
+        return;
+      }
+      if (hit === undefined) {
+        break;
+      }
+      hits.push(hit);
+    }
+    if (hits.length === recorded.reads.length) {
+      this.counts.replayed++;
+      this.send(recorded, hits, request, reply);
+      return;
+    }
+    // The rest needs Redis or a tag-version read: go on where the synchronous pass stopped.
+    this.replay(recorded, hits, request, reply).then(
+      (sent) => {
+        if (sent) {
+          this.counts.replayed++;
+        } else {
+          this.counts.passed++;
+          done();
+        }
+      },
+      () => {
+        this.counts.passed++;
+        done();
+      },
+    );
+  }
+
+  remember(request: FastifyRequest, recorded: Recorded): void {
+    if (replayable(request) && request.url.length <= MAX_URL_LENGTH) {
+      this.index.set(request.url, recorded);
+    }
+  }
+
+  private async replay(recorded: Recorded, hits: CacheResult<unknown>[], request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    for (const read of recorded.reads.slice(hits.length)) {
+      const hit = await this.cache.peekFresh(read);
+      if (!hit) {
+        return false;
+      }
+      hits.push(hit);
+    }
+    this.send(recorded, hits, request, reply);
+    return true;
+  }
+
+  private send(recorded: Recorded, hits: CacheResult<unknown>[], request: FastifyRequest, reply: FastifyReply): void {
+    hits.forEach((hit, i) => this.cache.metrics.get(recorded.reads[i].namespace, hit.source === 'l1' ? 'l1' : 'l2', 'hit'));
+    void reply.header('x-request-id', request.id);
+    for (const [name, value] of recorded.headers) {
+      void reply.header(name, value);
+    }
+    const body = hits[recorded.body];
+    const payload = sendCached(request, reply, body.envelope!, body.source);
+    const log = this.log;
+    if (log) {
+      reply.raw.once('finish', () => log(request, reply));
+    }
+    void reply.send(payload ?? '');
+  }
+}
+
+/** Only GETs without credentials: an answer for one signed-in viewer is never replayed, not even to them. */
+function replayable(request: FastifyRequest): boolean {
+  return request.method === 'GET' && request.headers.authorization === undefined;
+}
