@@ -1,0 +1,80 @@
+import { Histogram, Registry } from 'prom-client';
+import type { CacheMetrics } from '../cache';
+import { counter } from './prom-helpers';
+
+const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const REDIS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5];
+
+/** What the cache counts as it happens (`CacheMetrics.subscribe`): reads, loads, stale serves, errors, evictions. */
+export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): void {
+  const gets = counter(
+    registry,
+    'cache_gets_total',
+    'Cache reads by namespace, tier (l1, l2, none) and result (hit, miss, stale)',
+    ['namespace', 'tier', 'result'],
+  );
+  const loads = counter(
+    registry,
+    'cache_loads_total',
+    'Loader runs after a miss, by namespace and result (ok, error)',
+    ['namespace', 'result'],
+  );
+  const loadSeconds = new Histogram({
+    name: 'cache_load_duration_seconds',
+    help: 'How long loaders ran, by namespace',
+    labelNames: ['namespace'],
+    buckets: SECONDS,
+    registers: [registry],
+  });
+  const stale = counter(
+    registry,
+    'cache_stale_served_total',
+    'Stale entries served (grace or fail-safe), by namespace',
+    ['namespace'],
+  );
+  const errors = counter(
+    registry,
+    'cache_errors_total',
+    'Redis commands that failed or were skipped, by kind (timeout, connection, command, skipped)',
+    ['kind'],
+  );
+  const evictions = counter(
+    registry,
+    'cache_evictions_total',
+    'Explicit evictions (keys, namespaces), by namespace',
+    ['namespace'],
+  );
+  const commandSeconds = new Histogram({
+    name: 'cache_redis_command_duration_seconds',
+    help: 'Latency of the Redis commands the cache sent',
+    buckets: REDIS_SECONDS,
+    registers: [registry],
+  });
+
+  metrics.subscribe((event, labels, value) => {
+    switch (event) {
+      case 'get':
+        gets.inc({ namespace: labels.namespace, tier: labels.tier, result: labels.result });
+        if (labels.result === 'stale') {
+          stale.inc({ namespace: labels.namespace });
+        }
+        break;
+      case 'load':
+      case 'load_error':
+        loads.inc({ namespace: labels.namespace, result: event === 'load' ? 'ok' : 'error' });
+        loadSeconds.observe({ namespace: labels.namespace }, value);
+        break;
+      case 'eviction':
+        evictions.inc({ namespace: labels.namespace }, value);
+        break;
+      case 'redis_error':
+        errors.inc({ kind: labels.kind });
+        break;
+      case 'redis_command':
+        commandSeconds.observe(value);
+        break;
+      default:
+        break;
+    }
+  });
+}

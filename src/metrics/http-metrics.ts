@@ -1,0 +1,56 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Histogram } from 'prom-client';
+import { cacheLabel, methodLabel, routeLabel } from './http-labels';
+import { MetricsRegistry } from './metrics.registry';
+
+/**
+ * `http_request_duration_seconds` by method, route template, status and cache outcome.
+ *
+ * The interceptor times every request that reaches a handler (`handled`), errors included. The observation
+ * itself is made when the response is sent (Fastify `onResponse`), because only then are the final status (set
+ * by the exception filter for errors) and the `X-Cache` header (set by the HTTP cache layer, whatever the order
+ * of interceptors) known. Requests that never reach a handler — unmatched routes, guard refusals, unparsable
+ * bodies — are observed too, with Fastify's own elapsed time.
+ */
+@Injectable()
+export class HttpMetrics implements OnModuleInit {
+  private readonly duration: Histogram<'method' | 'route' | 'status' | 'cache'>;
+  private readonly handledSeconds = new WeakMap<FastifyRequest, number>();
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    registry: MetricsRegistry,
+  ) {
+    this.duration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration, by method, route template, status and cache outcome (X-Cache)',
+      labelNames: ['method', 'route', 'status', 'cache'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry.registry],
+    });
+  }
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    fastify.addHook('onResponse', (request, reply, done) => {
+      const seconds = this.handledSeconds.get(request) ?? reply.elapsedTime / 1000;
+      this.duration.observe(
+        {
+          method: methodLabel(request.method),
+          route: routeLabel(request.routeOptions.url),
+          status: String(reply.statusCode),
+          cache: cacheLabel(reply.getHeader('x-cache')),
+        },
+        seconds,
+      );
+      done();
+    });
+  }
+
+  /** Called by the interceptor when the handler's observable ends, with or without an error. */
+  handled(request: FastifyRequest, seconds: number): void {
+    this.handledSeconds.set(request, seconds);
+  }
+}

@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { CacheService, cacheKey } from '../src/cache';
+import { MetricsEndpoint } from '../src/metrics/metrics.endpoint';
+import { eventually, sleep } from './cache/support';
+import { OwnRedis } from './support/redis-server';
+import { bootTestApp, TestApp } from './support/test-app';
+
+const TOKEN = 'metrics-token-for-the-e2e-suite';
+const NS = 'metricstest';
+
+/** Prometheus text → value of every sample line, keyed by `name{labels}` exactly as exposed. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line && !line.startsWith('#')) {
+      const at = line.lastIndexOf(' ');
+      out.set(line.slice(0, at), Number(line.slice(at + 1)));
+    }
+  }
+  return out;
+}
+
+/** Labels in the order the registry writes them (the order of `labelNames`). */
+const series = (name: string, labels: Record<string, string>) =>
+  `${name}{${Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(',')}}`;
+
+describe('metrics', () => {
+  jest.setTimeout(60_000);
+  let redis: OwnRedis;
+  let t: TestApp;
+  let cache: CacheService;
+
+  const scrape = async () => {
+    const res = await t.http.get('/metrics').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    return samples(res.text);
+  };
+  const delta = (before: Map<string, number>, after: Map<string, number>, key: string) =>
+    (after.get(key) ?? 0) - (before.get(key) ?? 0);
+
+  beforeAll(async () => {
+    redis = await OwnRedis.start();
+    t = await bootTestApp({
+      REDIS_URL: redis.url,
+      METRICS_TOKEN: TOKEN,
+      HEALTH_SAMPLE_INTERVAL_MS: '200',
+      CACHE_REQUIRED: 'false',
+    });
+    delete process.env.METRICS_PORT;
+    cache = t.app.get(CacheService);
+    await eventually(() => cache.status().busConnected, 5_000);
+  });
+  afterAll(async () => {
+    await t.close();
+    await redis.stop();
+  });
+
+  it('is protected by the bearer token (the JWT guard does not get in the way)', async () => {
+    const none = await t.http.get('/metrics').expect(401);
+    expect(none.body).toMatchObject({ statusCode: 401, code: 'METRICS_TOKEN_REQUIRED' });
+    expect(none.headers['www-authenticate']).toBe('Bearer');
+    await t.http.get('/metrics').set('Authorization', 'Bearer wrong-token-of-some-length').expect(401);
+    await t.http.get('/metrics').set('Authorization', TOKEN).expect(401);
+    const ok = await t.http.get('/metrics').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    expect(ok.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(ok.text).toContain('process_cpu_user_seconds_total');
+    expect(ok.text).toContain('nodejs_eventloop_lag_seconds');
+  });
+
+  it('a scripted sequence of hits and misses gives exactly those counter deltas', async () => {
+    const before = await scrape();
+    let loads = 0;
+    const loader = (value: string) => async () => {
+      loads++;
+      return { value };
+    };
+    const a = cacheKey(NS, 'a');
+    await cache.getOrSet(a, loader('a'), { ttl: '1m' }); // miss + load
+    await cache.getOrSet(a, loader('a'), { ttl: '1m' }); // L1 hit
+    await cache.getOrSet(a, loader('a'), { ttl: '1m' }); // L1 hit
+    await cache.getOrSet(a, loader('a'), { ttl: '1m', l1: false }); // L2 hit
+    await cache.getOrSet(cacheKey(NS, 'b'), loader('b'), { ttl: '1m' }); // miss + load
+    await expect(
+      cache.getOrSet(cacheKey(NS, 'c'), () => Promise.reject(new Error('database down')), { ttl: '1m' }),
+    ).rejects.toThrow('database down'); // miss + failed load
+    // Past its TTL, inside its grace: served stale while one refresh runs.
+    const d = cacheKey(NS, 'd');
+    await cache.getOrSet(d, loader('d1'), { ttl: 30, jitter: 0, grace: '1m' }); // miss + load
+    await sleep(60);
+    let refreshed!: () => void;
+    const refreshDone = new Promise<void>((resolve) => (refreshed = resolve));
+    const stale = await cache.getOrSet(
+      d,
+      async () => {
+        loads++;
+        setImmediate(refreshed);
+        return { value: 'd2' };
+      },
+      { ttl: 30, jitter: 0, grace: '1m' },
+    );
+    expect(stale).toEqual({ value: 'd1' });
+    await refreshDone;
+    await sleep(20);
+    await cache.delete([a]); // one eviction
+    expect(loads).toBe(4);
+
+    const after = await scrape();
+    const gets = (tier: string, result: string) =>
+      delta(before, after, series('cache_gets_total', { namespace: NS, tier, result }));
+    expect(gets('none', 'miss')).toBe(4);
+    expect(gets('l1', 'hit')).toBe(2);
+    expect(gets('l2', 'hit')).toBe(1);
+    // The tier of a stale serve depends on whether the refresh already replaced the L1 entry: count both.
+    expect(gets('l1', 'stale') + gets('l2', 'stale')).toBe(1);
+    expect(delta(before, after, series('cache_stale_served_total', { namespace: NS }))).toBe(1);
+    expect(delta(before, after, series('cache_loads_total', { namespace: NS, result: 'ok' }))).toBe(4);
+    expect(delta(before, after, series('cache_loads_total', { namespace: NS, result: 'error' }))).toBe(1);
+    expect(delta(before, after, series('cache_load_duration_seconds_count', { namespace: NS }))).toBe(5);
+    expect(delta(before, after, series('cache_evictions_total', { namespace: NS }))).toBe(1);
+    expect(delta(before, after, 'cache_redis_command_duration_seconds_count')).toBeGreaterThan(0);
+    expect(after.get('cache_redis_up')).toBe(1);
+    expect(after.get('cache_breaker_state')).toBe(0);
+    expect(after.get('cache_bus_connected')).toBe(1);
+    expect(after.get('cache_l1_bytes')).toBeGreaterThan(0);
+  });
+
+  it('states: Redis memory from the sampler; Redis up / errors / bus reconnects follow an outage', async () => {
+    await eventually(async () => ((await scrape()).get('redis_memory_used_bytes') ?? 0) > 0, 3_000);
+    const before = await scrape();
+    expect(before.get('cache_redis_ping_seconds')).toBeGreaterThan(0);
+    expect(before.has('redis_evicted_keys_total')).toBe(true);
+
+    await redis.kill();
+    await eventually(async () => (await scrape()).get('cache_redis_up') === 0, 2_000);
+    await cache.getOrSet(cacheKey(NS, `while-down-${randomUUID()}`), async () => 1, { ttl: '1m' });
+    const down = await scrape();
+    const errorSum = (m: Map<string, number>) =>
+      ['timeout', 'connection', 'command', 'skipped'].reduce(
+        (sum, kind) => sum + (m.get(series('cache_errors_total', { kind })) ?? 0),
+        0,
+      );
+    expect(errorSum(down) - errorSum(before)).toBeGreaterThan(0);
+
+    await redis.spawn();
+    await eventually(
+      async () =>
+        (await scrape()).get('cache_bus_reconnects_total') ===
+        (before.get('cache_bus_reconnects_total') ?? 0) + 1,
+      15_000,
+    );
+    await eventually(async () => (await scrape()).get('cache_redis_up') === 1, 15_000);
+  });
+
+  it('http_request_duration_seconds: route template, status, cache outcome; errors and unmatched routes too', async () => {
+    const before = await scrape();
+    const id = randomUUID();
+    await t.http.get(`/characters/${id}`).expect(404);
+    await t.http.get('/health/live').expect(200);
+    await t.http.get(`/no-such-route/${id}`).expect(404);
+    await t.http.get('/users/me').expect(401); // refused by the guard, before any handler
+    const list = await t.http.get('/characters?limit=2').expect(200);
+    const after = await scrape();
+    const count = (labels: Record<string, string>) =>
+      delta(before, after, series('http_request_duration_seconds_count', labels));
+
+    expect(count({ method: 'GET', route: '/characters/:id', status: '404', cache: 'none' })).toBe(1);
+    expect(count({ method: 'GET', route: '/health/live', status: '200', cache: 'none' })).toBe(1);
+    expect(count({ method: 'GET', route: 'unmatched', status: '404', cache: 'none' })).toBe(1);
+    expect(count({ method: 'GET', route: '/users/me', status: '401', cache: 'none' })).toBe(1);
+    // Whatever the HTTP cache layer answered (X-Cache: HIT-L1 | HIT-L2 | MISS | STALE, or none), the label says it.
+    const outcome =
+      { 'HIT-L1': 'hit-l1', 'HIT-L2': 'hit-l2', MISS: 'miss', STALE: 'stale' }[
+        String(list.headers['x-cache'])
+      ] ?? 'none';
+    expect(count({ method: 'GET', route: '/characters', status: '200', cache: outcome })).toBe(1);
+    const text = [...after.keys()].join('\n');
+    expect(text).not.toContain(id);
+  });
+
+  it('the number of series stays constant over a run with many distinct ids', async () => {
+    const ids = Array.from({ length: 150 }, () => randomUUID());
+    const run = async (batch: string[]) => {
+      for (const id of batch) {
+        await t.http.get(`/characters/${id}`).expect(404);
+        await t.http.get(`/nothing-here/${id}`).expect(404);
+        await cache.getOrSet(cacheKey(NS, 'item', id), async () => ({ id }), { ttl: '1m' });
+        await cache.getOrSet(cacheKey(NS, 'item', id), async () => ({ id }), { ttl: '1m' });
+      }
+    };
+    const appSeries = async () => {
+      const res = await t.http.get('/metrics').set('Authorization', `Bearer ${TOKEN}`).expect(200);
+      return res.text.split('\n').filter((line) => /^(http_|cache_|redis_)/.test(line));
+    };
+    await run(ids.slice(0, 2)); // every label combination of this run exists from here on
+    const warm = await appSeries();
+    await run(ids.slice(2));
+    const after = await appSeries();
+    expect(after.length).toBe(warm.length);
+    const text = after.join('\n');
+    expect(ids.some((id) => text.includes(id))).toBe(false);
+  });
+});
+
+describe('metrics on a port of their own', () => {
+  jest.setTimeout(30_000);
+  let t: TestApp;
+
+  beforeAll(async () => {
+    delete process.env.REDIS_URL;
+    delete process.env.METRICS_TOKEN;
+    t = await bootTestApp({ METRICS_PORT: '0', HOST: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await t.close();
+    delete process.env.METRICS_PORT;
+  });
+
+  it('serves /metrics there only (no token configured), and nothing else', async () => {
+    const port = t.app.get(MetricsEndpoint).port;
+    expect(port).toBeGreaterThan(0);
+    await t.http.get('/metrics').expect(404);
+    const metrics = request(`http://127.0.0.1:${port}`);
+    const res = await metrics.get('/metrics').expect(200);
+    expect(res.text).toContain('# TYPE http_request_duration_seconds histogram');
+    expect(res.text).toContain('cache_redis_up 0');
+    await metrics.get('/health').expect(404);
+    await metrics.post('/metrics').expect(404);
+  });
+});

@@ -1,0 +1,282 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { eventually, sleep } from './cache/support';
+import { freePort, OwnRedis } from './support/redis-server';
+import { createSuiteDatabase } from './support/test-app';
+
+const ROOT = resolve(__dirname, '..');
+const DRAIN_MS = 4_000;
+const PASSWORD = 'shutdown-suite-password-7f3a';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+interface LogLine {
+  msg?: string;
+  context?: string;
+  reqId?: string;
+  req?: { url?: string };
+  [key: string]: unknown;
+}
+
+/** One HTTP GET/POST; rejects on a transport error (refused, reset), never on a status. */
+function call(
+  port: number,
+  path: string,
+  options: { agent?: Agent; headers?: Record<string, string>; body?: unknown; method?: string } = {},
+): Promise<Answer> {
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  return new Promise((resolvePromise, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: options.method ?? (body ? 'POST' : 'GET'),
+        agent: options.agent ?? false,
+        headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...options.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolvePromise({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The built app (`node dist/main.js`) as a child process, its JSON log lines collected as they come. */
+class AppProcess {
+  readonly lines: LogLine[] = [];
+  readonly raw: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+
+  constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, ['dist/main.js'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let pending = '';
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const complete = pending.split('\n');
+      pending = complete.pop()!;
+      for (const line of complete.filter(Boolean)) {
+        this.raw.push(line);
+        this.lines.push(JSON.parse(line) as LogLine);
+      }
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => this.raw.push(`stderr: ${chunk.toString('utf8')}`));
+    this.exited = new Promise((resolvePromise) =>
+      this.child.once('exit', (code, signal) => resolvePromise({ code, signal })),
+    );
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  index(message: RegExp): number {
+    return this.lines.findIndex((line) => message.test(line.msg ?? ''));
+  }
+}
+
+describe('graceful shutdown of the built app (SIGTERM)', () => {
+  jest.setTimeout(240_000);
+  let redis: OwnRedis;
+  let app: AppProcess;
+  let port: number;
+  let databaseUrl: string;
+  // Owned by the test, released in afterAll even when an assertion failed half-way.
+  let locker: Client | undefined;
+  let stopLoad = false;
+  const agents: Agent[] = [];
+
+  beforeAll(async () => {
+    await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT, timeout: 180_000 });
+    redis = await OwnRedis.start();
+    databaseUrl = await createSuiteDatabase();
+    port = await freePort();
+    app = new AppProcess({
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      DB_MIGRATE: 'false',
+      REDIS_URL: redis.url,
+      SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
+      LOG_LEVEL: 'info',
+      STORAGE_LOCAL_DIR: `/tmp/cards-test-uploads/shutdown-${process.pid}`,
+    });
+    await eventually(
+      async () => (await call(port, '/health/ready').catch(() => ({ status: 0 }))).status === 200,
+      30_000,
+    );
+  });
+  afterAll(async () => {
+    stopLoad = true;
+    agents.forEach((agent) => agent.destroy());
+    await locker?.end();
+    if (app?.running) {
+      app.signal('SIGKILL');
+    }
+    await redis?.stop();
+  });
+
+  it('turns readiness 503 at once, serves through the drain, finishes in-flight requests, then closes Redis and PostgreSQL; exit 0', async () => {
+    const register = await call(port, '/auth/register', {
+      body: { username: 'shutdown_user', email: 'shutdown@example.com', password: PASSWORD },
+    });
+    expect(register.status).toBe(201);
+    const token = (JSON.parse(register.body) as { accessToken: string }).accessToken;
+    const auth = { Authorization: `Bearer ${token}` };
+    const requestId = `shutdown-e2e-${randomBytes(4).toString('hex')}`;
+    const traced = await call(port, '/characters?limit=1', { headers: { 'X-Request-Id': requestId } });
+    expect(traced.headers['x-request-id']).toBe(requestId);
+    // The same URL again is a replayed cache hit (answered before the middleware): still echoed and logged.
+    const replayed = await call(port, '/characters?limit=1', { headers: { 'X-Request-Id': `${requestId}-again` } });
+    expect(replayed.headers['x-request-id']).toBe(`${requestId}-again`);
+    expect(replayed.headers['x-cache']).toBe('HIT-L1');
+    expect(replayed.body).toBe(traced.body);
+
+    // Traffic: keep-alive clients asking business routes until told to stop.
+    const results: { startedAt: number; status?: number; error?: string }[] = [];
+    const loop = async (agent: Agent, path: string, headers: Record<string, string> = {}) => {
+      while (!stopLoad) {
+        const entry: (typeof results)[number] = { startedAt: Date.now() };
+        results.push(entry);
+        try {
+          entry.status = (await call(port, path, { agent, headers })).status;
+        } catch (error) {
+          entry.error = String(error);
+        }
+        await sleep(5);
+      }
+    };
+    agents.push(...[1, 2, 3].map(() => new Agent({ keepAlive: true })));
+    const loops = [
+      loop(agents[0], '/characters?limit=5'),
+      loop(agents[1], '/users/me', auth),
+      loop(agents[2], '/characters/featured'),
+    ];
+    await sleep(300);
+
+    const sigtermAt = Date.now();
+    app.signal('SIGTERM');
+    let readyDownAt = 0;
+    await eventually(async () => {
+      const ready = await call(port, '/health/ready');
+      readyDownAt = Date.now();
+      return ready.status === 503;
+    }, 1_000);
+    // Readiness went down while the server still serves: well inside the drain, not at its end.
+    expect(readyDownAt - sigtermAt).toBeLessThan(DRAIN_MS / 2);
+    expect((await call(port, '/health/live')).status).toBe(200);
+
+    // An in-flight request across the close: a list query that waits on a lock the test holds.
+    await sleep(800);
+    locker = new Client({ connectionString: databaseUrl });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE characters IN ACCESS EXCLUSIVE MODE');
+    const marker = `inflight${randomBytes(4).toString('hex')}`;
+    let slowSettled = false;
+    const slow = call(port, `/characters?limit=3&q=${marker}`).finally(() => (slowSettled = true));
+
+    // Load balancers have stopped sending by the end of the drain; so do we.
+    await sleep(Math.max(0, sigtermAt + DRAIN_MS - 500 - Date.now()));
+    stopLoad = true;
+    await eventually(() => app.index(/^HTTP server closing/) >= 0, DRAIN_MS + 2_000);
+
+    // HTTP is closing but waits for the in-flight request; Redis and PostgreSQL are still open.
+    expect(
+      await call(port, '/health/live').then(
+        () => 'answered',
+        (error: NodeJS.ErrnoException) => error.code,
+      ),
+    ).toBe('ECONNREFUSED');
+    await sleep(300);
+    expect(slowSettled).toBe(false);
+    expect(app.running).toBe(true);
+    expect(app.index(/^HTTP server closed/)).toBe(-1);
+    const observer = redis.client();
+    try {
+      expect(await observer.client('LIST')).toMatch(/name=cache-commands/);
+    } finally {
+      observer.disconnect();
+    }
+    const { rows } = await locker.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
+    expect(rows[0].n).toBeGreaterThan(0);
+
+    await locker.query('COMMIT');
+    await locker.end();
+    locker = undefined;
+    const slowAnswer = await slow;
+    expect(slowAnswer.status).toBe(200);
+
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    await Promise.all(loops);
+
+    // No request failed; business routes kept answering while readiness said 503.
+    expect(results.length).toBeGreaterThan(20);
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+    expect(results.filter((r) => r.startedAt > readyDownAt && r.status === 200).length).toBeGreaterThan(5);
+
+    // The order, from the logs.
+    const order = [
+      app.index(/^Shutdown \(SIGTERM\): readiness answers 503/),
+      app.index(/^Timeout reached, shutting down now/),
+      app.index(/^HTTP server closing/),
+      app.lines.findIndex((line) => line.msg === 'request completed' && line.req?.url?.includes(marker)),
+      app.index(/^HTTP server closed/),
+      Math.min(
+        app.index(/^Redis connection closed \(commands\)/),
+        app.index(/^Redis connection closed \(bus\)/),
+      ),
+      app.index(/^PostgreSQL connections closed/),
+      app.index(/^Exiting with code 0/),
+    ];
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(app.index(/^Redis connection closed \(bus\)/)).toBeGreaterThan(app.index(/^HTTP server closed/));
+
+    // Structured logs with the request id; nothing secret in any line.
+    const completed = (id: string) => app.lines.find((line) => line.reqId === id && line.msg === 'request completed');
+    expect(completed(requestId)).toBeDefined();
+    // A replayed request's line has the very shape of pino-http's.
+    const [original, again] = [completed(requestId)!, completed(`${requestId}-again`)];
+    expect(again).toMatchObject({ level: 'info', req: { method: 'GET', url: '/characters?limit=1' }, res: { statusCode: 200 } });
+    expect(Object.keys(again!).sort()).toEqual(Object.keys(original).sort());
+    expect(Object.keys(again!.req as object).sort()).toEqual(Object.keys(original.req as object).sort());
+    const everything = app.raw.join('\n');
+    expect(everything).not.toContain(PASSWORD);
+    expect(everything).not.toContain(token);
+    expect(everything).not.toContain(token.split('.')[2]);
+    expect(app.raw.filter((line) => line.startsWith('stderr:'))).toEqual([]);
+  });
+});
