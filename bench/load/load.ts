@@ -1,0 +1,108 @@
+import autocannon from 'autocannon';
+
+/** One request of a workload, with what to check in its answer. */
+export interface Planned {
+  method: 'GET' | 'PATCH';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Called with the answer; may record a stale read or a committed write. */
+  check?: (status: number, body: string, xCache: string | undefined) => void;
+}
+
+export interface LoadOptions {
+  url: string;
+  connections: number;
+  durationS?: number;
+  /** Send exactly this many requests instead of running for a duration. */
+  amount?: number;
+  next: () => Planned;
+  /** Label of the progress display. */
+  title: string;
+}
+
+export interface LoadResult {
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** X-Cache answers: HIT-L1, HIT-L2, STALE count as hits; MISS as misses. Zero on systems that do not say. */
+  hits: number;
+  misses: number;
+  statuses: Record<string, number>;
+  /** Answers in each second of the run (a system that stops answering shows as zeros, not as latency). */
+  perSecond: number[];
+}
+
+interface Context {
+  planned?: Planned;
+}
+
+/**
+ * Runs autocannon against one system. Every request is chosen by `next()` when it is sent (so the workload can
+ * follow a distribution and snapshot what the answer must show); every answer goes back to the plan's check.
+ * The progress display is autocannon's own bar on a terminal, one line per run otherwise.
+ */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  let hits = 0;
+  let misses = 0;
+  const statuses: Record<string, number> = {};
+  const perSecond: number[] = [];
+  const started = Date.now();
+  const instance = autocannon({
+    url: options.url,
+    connections: options.connections,
+    pipelining: 1,
+    timeout: 10,
+    ...(options.amount ? { amount: options.amount } : { duration: options.durationS ?? 10 }),
+    requests: [
+      {
+        setupRequest: (request: autocannon.Request, context: Context) => {
+          const planned = options.next();
+          context.planned = planned;
+          return {
+            ...request,
+            method: planned.method,
+            path: planned.path,
+            headers: { ...(planned.body ? { 'content-type': 'application/json' } : {}), ...planned.headers },
+            body: planned.body,
+          };
+        },
+        onResponse: (status: number, body: string, context: Context, headers: Record<string, string>) => {
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          const second = Math.floor((Date.now() - started) / 1000);
+          perSecond[second] = (perSecond[second] ?? 0) + 1;
+          const xCache = headers['x-cache'] ?? headers['X-Cache'];
+          if (xCache === 'MISS') {
+            misses++;
+          } else if (xCache) {
+            hits++;
+          }
+          context.planned?.check?.(status, body, xCache);
+        },
+      },
+    ],
+  } as autocannon.Options) as unknown as autocannon.Instance & PromiseLike<autocannon.Result>;
+  if (process.stderr.isTTY) {
+    autocannon.track(instance, { renderProgressBar: true, renderResultsTable: false, renderLatencyTable: false, progressBarString: `${options.title} [:bar] :percent` });
+  }
+  const result = await instance;
+  return {
+    requests: result.requests.total,
+    rps: result.requests.total / (result.duration || 1),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    hits,
+    misses,
+    statuses,
+    perSecond: Array.from(perSecond, (n) => n ?? 0),
+  };
+}
