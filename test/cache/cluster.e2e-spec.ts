@@ -278,6 +278,29 @@ describe('cache engine on a real Redis Cluster', () => {
     expect(b.metrics.busReconnects).toBeGreaterThanOrEqual(1);
   });
 
+  it('before its cluster client is ready, refuses commands at once and never sends them later', async () => {
+    expectedWarnings = /^Redis GET failed \(connection\)|^Cache bus error: NOAUTH|^Redis connection: Failed to refresh/;
+    const key = cacheKey('cl-early', 1);
+    const getsBefore = (await cluster.commandCalls()).get('get') ?? 0;
+    let c: CacheService | null = null;
+    try {
+      const answer = await cluster.refusingNewConnections(async () => {
+        c = instance();
+        await sleep(100);
+        expect(c.status().redisReady).toBe(false);
+        return c.get(key);
+      });
+      expect(answer).toBeUndefined();
+      // Refused, not queued: a queued GET would have run into the guard's timeout instead.
+      expect(Object.fromEntries(c!.metrics.redisErrors)).toEqual({ connection: 1 });
+      await eventually(() => c!.status().redisReady, 5_000);
+      await sleep(200);
+      expect((await cluster.commandCalls()).get('get') ?? 0).toBe(getsBefore);
+    } finally {
+      await (c as CacheService | null)?.onApplicationShutdown();
+    }
+  });
+
   // Last: the counters cover every command the scenarios above sent.
   it('never sent KEYS, never drew CROSSSLOT or a redirection from any node', async () => {
     const calls = await cluster.commandCalls();

@@ -92,6 +92,10 @@ export class RedisTier {
     }
     const started = performance.now();
     try {
+      if (this.client.status !== 'ready') {
+        // Fail at once rather than wait in a queue (a Cluster client keeps one; see createRedisClient).
+        throw new Error(`Redis connection is ${this.client.status}`);
+      }
       // The client's own command timeout should fire first; this bound also covers commands it does not time.
       const result = await within(run(this.client), this.timeoutMs);
       if (result === TIMED_OUT) {

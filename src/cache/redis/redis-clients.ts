@@ -48,7 +48,10 @@ export function createRedisClient(
       return busOnAnyNode(nodes, { ...options, ...auth });
     }
     const clusterOptions: ClusterOptions = {
-      enableOfflineQueue: options.enableOfflineQueue,
+      // On: ioredis sends its own ready check (CLUSTER INFO) before the node connections are up, and without a
+      // queue rejects it, reconnects and backs off; on a busy host that kept a client un-ready for seconds. The
+      // cache's commands never wait in this queue: `RedisTier.guard` refuses them until the cluster is ready.
+      enableOfflineQueue: true,
       enableAutoPipelining: options.enableAutoPipelining,
       clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 10), 2_000),
       redisOptions: { ...options, ...auth },
