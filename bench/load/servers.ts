@@ -58,12 +58,13 @@ export class Server {
   }
 
   static async start(spec: SystemSpec, options: ServerOptions, redis: OwnRedis | null = null): Promise<Server> {
-    const port = await freePort();
     if (spec.redis && !redis) {
       redis = await OwnRedis.start(['--maxmemory', '512mb']);
     }
     const target = new URL(benchUrl());
     const db = await PgCountProxy.start(target.hostname, Number(target.port || 5432));
+    // Picked last: a free port is only free until someone binds it, and Redis and the proxy above pick theirs too.
+    const port = await freePort();
     const env = environment(spec, port, redis, db.port, options);
     const script =
       spec.id === 'ceiling' ? 'dist-bench/bench/peers/ceiling.js'
