@@ -1,5 +1,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 
 /** A free TCP port on 127.0.0.1, picked by the OS. */
@@ -20,6 +23,11 @@ export function freePort(): Promise<number> {
  */
 export class OwnRedis {
   private process: ChildProcess | null = null;
+  /**
+   * Its working directory: a replica writes the data set it receives there (dump.rdb), and a server loads a
+   * dump.rdb it finds there at start — in a shared directory one suite's data would appear in the next one's.
+   */
+  private dir: string | null = null;
 
   private constructor(
     readonly port: number,
@@ -41,9 +49,10 @@ export class OwnRedis {
   }
 
   async spawn(): Promise<void> {
+    this.dir ??= mkdtempSync(join(tmpdir(), 'own-redis-'));
     this.process = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...this.extraArgs],
       { stdio: 'ignore' },
     );
     await this.waitUntilReady();
@@ -78,6 +87,10 @@ export class OwnRedis {
   async stop(): Promise<void> {
     this.thaw();
     await this.kill();
+    if (this.dir) {
+      rmSync(this.dir, { recursive: true, force: true });
+      this.dir = null;
+    }
   }
 
   /** A plain client for assertions (what did Redis really store?). */
