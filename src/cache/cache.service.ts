@@ -23,7 +23,7 @@ import { RateLimitedLogger } from './core/rate-limited-logger';
 import { resolveCacheOptions } from './core/resolve-options';
 import { SingleFlight, TIMED_OUT, within } from './core/single-flight';
 import { Freshness, TagVersions } from './core/tag-versions';
-import { createRedisClient, RedisClient } from './redis/redis-clients';
+import { closeRedisClient, createRedisClient, RedisClient } from './redis/redis-clients';
 
 type Judgement = 'fresh' | 'expired' | 'invalidated' | 'unusable';
 type PendingOp = { kind: 'del'; keys: string[] } | { kind: 'tags'; tags: string[]; hard: boolean };
@@ -397,7 +397,7 @@ export class CacheService implements OnApplicationShutdown {
     this.closing = true;
     clearTimeout(this.probeTimer);
     this.bus?.stop();
-    await Promise.all([this.client, this.subscriber].filter((c) => c !== null).map((c) => quit(c)));
+    await Promise.all([this.client, this.subscriber].filter((c) => c !== null).map((c) => closeRedisClient(c)));
   }
 
   // --- reading -------------------------------------------------------------------------------------------
@@ -697,10 +697,3 @@ function combine(env: Envelope, tags: Freshness, now: number): Judgement {
   return now < env.header.f ? 'fresh' : 'expired';
 }
 
-async function quit(client: RedisClient): Promise<void> {
-  try {
-    await Promise.race([client.quit(), new Promise((_, reject) => setTimeout(() => reject(new Error('quit timeout')), 1_000).unref())]);
-  } catch {
-    client.disconnect();
-  }
-}

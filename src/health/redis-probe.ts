@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { createRedisClient, RedisClient, RedisConnectionOptions } from '../cache';
+import { closeRedisClient, createRedisClient, RedisClient, RedisConnectionOptions } from '../cache';
 
 /** One look at Redis from the health sampler. */
 export interface RedisSample {
@@ -66,13 +66,8 @@ export class RedisProbe {
     }
   }
 
-  async close(): Promise<void> {
-    try {
-      await this.client.quit();
-    } catch {
-      // Already closed or never connected: nothing left to release but the socket, if any.
-      this.client.disconnect();
-    }
+  close(): Promise<void> {
+    return closeRedisClient(this.client);
   }
 }
 

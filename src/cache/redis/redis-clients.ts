@@ -67,6 +67,10 @@ export function createRedisClient(
       username,
       password,
       sentinelPassword,
+      // Follow Sentinel's +switch-master at once. Without it a client stays on the old master until that one is
+      // told to step down (Sentinel's next look, up to 10 s): writes land where nobody reads, and a bus message
+      // published there reaches no instance that has already moved.
+      failoverDetector: true,
       connectionName: name,
       ...(tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
     });
@@ -95,4 +99,24 @@ function busOnAnyNode(nodes: RedisNode[], options: RedisOptions): Redis {
     },
   });
   return client;
+}
+
+/**
+ * Closes a client the polite way (QUIT: replies to commands already sent still arrive), bounded by `timeoutMs`,
+ * then releases everything it holds. The final `disconnect()` matters behind Sentinel: `quit()` leaves the
+ * failover detector's subscriptions to the sentinels open, which keeps the process alive (ioredis #1362).
+ */
+export async function closeRedisClient(client: RedisClient, timeoutMs = 1_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.quit(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('quit timeout')), timeoutMs))),
+    ]);
+  } catch {
+    // Already closed, never connected, or too slow to answer: nothing to wait for.
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
 }
