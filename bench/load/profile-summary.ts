@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Where a server's CPU went: `tsx bench/load/profile-summary.ts <file.cpuprofile> [top]`. Prints self time by
- * function and by package (node_modules/<pkg>, our src/<dir>, node internals), and the idle share.
+ * Where a server's CPU went: `tsx bench/load/profile-summary.ts <file.cpuprofile> [top] [window-seconds]`. Prints
+ * self time by function and by package (node_modules/<pkg>, our src/<dir>, node internals), and the idle share.
+ * With a window, only the busiest stretch of that many seconds counts (a measured run, not the boot, the warm-up
+ * or the idle time between rounds).
  */
 interface Node {
   id: number;
@@ -15,11 +17,36 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const [file, top = '30'] = process.argv.slice(2);
+const [file, top = '30', windowArg] = process.argv.slice(2);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const isIdle = (id: number) => byId.get(id)!.callFrame.functionName === '(idle)';
+
+/** [from, to) sample indexes of the window with the least idle time. */
+function busiest(seconds: number): [number, number] {
+  const span = seconds * 1e6;
+  let [from, best, bestFrom, bestTo, elapsed, busy] = [0, -1, 0, profile.samples.length, 0, 0];
+  for (let to = 0; to < profile.samples.length; to++) {
+    elapsed += profile.timeDeltas[to] ?? 0;
+    busy += isIdle(profile.samples[to]) ? 0 : (profile.timeDeltas[to] ?? 0);
+    while (elapsed > span) {
+      elapsed -= profile.timeDeltas[from] ?? 0;
+      busy -= isIdle(profile.samples[from]) ? 0 : (profile.timeDeltas[from] ?? 0);
+      from++;
+    }
+    if (busy > best) {
+      [best, bestFrom, bestTo] = [busy, from, to + 1];
+    }
+  }
+  return [bestFrom, bestTo];
+}
+
+const [first, last] = windowArg ? busiest(Number(windowArg)) : [0, profile.samples.length];
 const self = new Map<number, number>();
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+for (let i = first; i < last; i++) {
+  const id = profile.samples[i];
+  self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+}
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 
 function where(url: string): string {

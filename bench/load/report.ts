@@ -9,6 +9,12 @@ export interface Sample extends LoadResult {
   dbStatements: number;
   rssBytes: number;
   redisUsedMemory: number | null;
+  /**
+   * Cores busy during the measured run: the server's process and this harness (load generator included). A server
+   * near 1.0 is the bottleneck (it is pinned to one core); a harness near 1.0 means the load generator was.
+   */
+  serverCpu: number;
+  harnessCpu: number;
   /** Scenario-specific figures (stale reads, loads for the cold key, …). */
   extra: Record<string, number>;
 }
@@ -23,6 +29,9 @@ export interface SystemSummary {
   dbPerRequest: number;
   redisUsedMemory: number | null;
   rssBytes: number;
+  /** Median cores busy in the measured runs (see Sample). */
+  serverCpu: number;
+  harnessCpu: number;
   non2xx: number;
   errors: number;
   /** Medians of same-round ratios (drift on a shared machine hits both sides of a ratio alike). */
@@ -90,6 +99,9 @@ export function summarize(samples: Sample[], labels: Record<string, string>): Sy
       dbPerRequest: requests > 0 ? mine.reduce((n, s) => n + s.dbStatements, 0) / requests : 0,
       redisUsedMemory: mine.some((s) => s.redisUsedMemory !== null) ? Math.max(...mine.map((s) => s.redisUsedMemory ?? 0)) : null,
       rssBytes: Math.max(...mine.map((s) => s.rssBytes)),
+      // Results written before these were measured have neither.
+      serverCpu: median(mine.map((s) => s.serverCpu ?? NaN).filter(Number.isFinite)),
+      harnessCpu: median(mine.map((s) => s.harnessCpu ?? NaN).filter(Number.isFinite)),
       non2xx: mine.reduce((n, s) => n + s.non2xx, 0),
       errors: mine.reduce((n, s) => n + s.errors + s.timeouts, 0),
       vsCeiling: system === 'ceiling' ? 1 : ratio(system, 'ceiling', (s) => s.rps),
@@ -107,7 +119,7 @@ const times = (r: number | null) => (r === null ? '–' : `${r.toFixed(2)} ×`);
 
 export function markdown(report: ScenarioReport): string {
   const extraKeys = [...new Set(report.systems.flatMap((s) => Object.keys(s.extra)))];
-  const header = ['system', 'req/s', 'p50 ms', 'p99 ms', 'hit ratio', 'db statements/req', 'Redis used_memory', 'server RSS', 'non-2xx', '× ceiling', '× peer', 'p99 × ceiling', ...extraKeys];
+  const header = ['system', 'req/s', 'p50 ms', 'p99 ms', 'hit ratio', 'db statements/req', 'Redis used_memory', 'server RSS', 'server CPU', 'harness CPU', 'non-2xx', '× ceiling', '× peer', 'p99 × ceiling', ...extraKeys];
   const rows = report.systems.map((s) => [
     s.label,
     fmt(s.rps),
@@ -117,6 +129,8 @@ export function markdown(report: ScenarioReport): string {
     fmt(s.dbPerRequest, 3),
     mb(s.redisUsedMemory),
     mb(s.rssBytes),
+    fmt(s.serverCpu, 2),
+    fmt(s.harnessCpu, 2),
     fmt(s.non2xx + s.errors),
     times(s.vsCeiling),
     times(s.vsPeer),

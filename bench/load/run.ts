@@ -206,8 +206,13 @@ class Bench {
     }
     options.measuring?.();
     const before = server.db.statements;
+    const [serverCpuBefore, harnessCpuBefore, startedAt] = [server.cpuSeconds(), process.cpuUsage(), performance.now()];
     const timer = options.during ? setTimeout(() => options.during!(server), ((options.durationS ?? DURATION_S) * 1000) / 2) : null;
     const result = await runLoad({ url: server.url, connections, durationS: options.durationS ?? DURATION_S, amount: options.amount, next, title: `${scenario} r${round + 1} ${id}` });
+    const elapsedS = (performance.now() - startedAt) / 1000;
+    const harnessUsage = process.cpuUsage(harnessCpuBefore);
+    const serverCpu = (server.cpuSeconds() - serverCpuBefore) / elapsedS;
+    const harnessCpu = (harnessUsage.user + harnessUsage.system) / 1e6 / elapsedS;
     if (timer) {
       clearTimeout(timer);
     }
@@ -221,9 +226,11 @@ class Bench {
       dbStatements: after - before,
       rssBytes: server.rssBytes(),
       redisUsedMemory: await server.redisUsedMemory().catch(() => null),
+      serverCpu,
+      harnessCpu,
       extra: {},
     };
-    log(`${scenario} round ${round + 1}/${ROUNDS} ${id.padEnd(10)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  non-2xx ${result.non2xx + result.errors + result.timeouts}  db statements/req ${(sample.dbStatements / Math.max(1, result.requests)).toFixed(3)}`);
+    log(`${scenario} round ${round + 1}/${ROUNDS} ${id.padEnd(10)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50} ms  p99 ${result.p99} ms  non-2xx ${result.non2xx + result.errors + result.timeouts}  db statements/req ${(sample.dbStatements / Math.max(1, result.requests)).toFixed(3)}  cpu server ${serverCpu.toFixed(2)} harness ${harnessCpu.toFixed(2)}`);
     return sample;
   }
 

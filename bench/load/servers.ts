@@ -39,6 +39,9 @@ export interface ServerOptions {
   profileDir?: string;
 }
 
+/** USER_HZ: the unit of /proc/<pid>/stat times (100 on every Linux build in use). */
+const CLOCK_TICKS = 100;
+
 /** One running system under test: a child process on 127.0.0.1, and its own redis-server when it uses Redis. */
 export class Server {
   private exitCode: number | null = null;
@@ -86,6 +89,17 @@ export class Server {
 
   get pid(): number {
     return this.child.pid!;
+  }
+
+  /** CPU seconds the server process has used (user + system, from /proc; 0 where /proc is missing). */
+  cpuSeconds(): number {
+    try {
+      // Fields 14 and 15 of /proc/<pid>/stat, counted after the parenthesised command name.
+      const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      return 0;
+    }
   }
 
   /** Resident set size of the server process, from /proc (bytes; 0 where /proc is missing). */
