@@ -300,7 +300,7 @@ export class CacheService implements OnApplicationShutdown {
       if (found !== UNAVAILABLE) {
         const still: number[] = [];
         for (const [j, i] of missing.entries()) {
-          const env = found[j] ? Envelope.decode(full[i], found[j]) : null;
+          const env = found[j] ? Envelope.fromStored(full[i], found[j]) : null;
           if (env && (await this.judge(env, now)) === 'fresh') {
             out[i] = env.value as T;
             if (policy.l1 !== false) {
@@ -433,7 +433,7 @@ export class CacheService implements OnApplicationShutdown {
     flight.promise = l2.get(key, budget).then(
       (bytes) => {
         retire();
-        return bytes === UNAVAILABLE || bytes === null ? null : Envelope.decode(key, bytes);
+        return bytes === UNAVAILABLE || bytes === null ? null : Envelope.fromStored(key, bytes);
       },
       () => {
         // `guard` does not reject; should it ever, this key must not stay stuck on a failed read.
@@ -585,7 +585,7 @@ export class CacheService implements OnApplicationShutdown {
       // One flush: the SET and the bus message (same connection, so Redis runs it after the SET: a reader woken
       // by it finds the new value). On a cluster the PUBLISH may reach another node first, so it waits.
       const withSet = publish && !this.l2.isCluster;
-      await Promise.all([this.l2.set(key, env.bytes, lifetimeMs, budget), withSet && this.bus?.publish({ k: [key] })]);
+      await Promise.all([this.l2.set(key, env.stored(compressFrom(policy)), lifetimeMs, budget), withSet && this.bus?.publish({ k: [key] })]);
       if (publish && !withSet) {
         await this.bus?.publish({ k: [key] });
       }
@@ -605,9 +605,10 @@ export class CacheService implements OnApplicationShutdown {
     return this.l2!.guard('EXPIRE-ENTRY', async (c) => {
       for (const key of keys) {
         const bytes = await c.getBuffer(key);
-        const env = bytes ? Envelope.decode(key, bytes) : null;
+        const env = bytes ? Envelope.fromStored(key, bytes) : null;
         if (env) {
-          await c.set(key, env.expired(now).bytes, 'KEEPTTL', 'XX');
+          // Stored as it was: compressed again if it was compressed.
+          await c.set(key, env.expired(now).stored(env.isCompressed ? 0 : null), 'KEEPTTL', 'XX');
         }
       }
     });
@@ -697,3 +698,10 @@ function combine(env: Envelope, tags: Freshness, now: number): Judgement {
   return now < env.header.f ? 'fresh' : 'expired';
 }
 
+/** Entries at least this large are compressed in Redis under `compress: true`. */
+const DEFAULT_COMPRESS_FROM = 1_024;
+
+function compressFrom(policy: CachePolicy): number | null {
+  const { compress } = policy;
+  return compress === true ? DEFAULT_COMPRESS_FROM : typeof compress === 'number' ? compress : null;
+}

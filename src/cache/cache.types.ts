@@ -24,6 +24,12 @@ export interface CachePolicy {
   /** Keep this entry in the in-process tier too. Default true. */
   l1?: boolean;
   /**
+   * Store the entry compressed in Redis (raw DEFLATE, level 1) when it is at least this many bytes; `true` means
+   * 1 KB. JSON full of URLs and repeated field names shrinks to about a third: Redis memory for a few tens of µs
+   * per write and ~20 µs per Redis read of a 10 KB entry (L1 holds it uncompressed). Default: never.
+   */
+  compress?: boolean | number;
+  /**
    * With a stale entry at hand, how long to wait for the loader before answering with the stale value (the
    * loader keeps running and updates the cache). Default 0 for entries past their TTL (stale-while-revalidate);
    * entries invalidated with mode `expire` wait up to the hard timeout (they only serve if the loader fails).

@@ -50,6 +50,52 @@ describe('cache engine on a real Redis', () => {
     expect(result.envelope!.payload.toString()).toBe('{"hello":"world"}');
   });
 
+  it('with compress, stores big entries deflated in Redis; every read path gets the very same envelope back', async () => {
+    const page = {
+      items: Array.from({ length: 40 }, (_, i) => ({ id: `image-${i}`, url: `https://cdn.example/images/${i}.png`, nsfw: false })),
+    };
+    const key = cacheKey('zipped', 'page');
+    const small = cacheKey('zipped', 'small');
+    const policy = { ttl: '1m', grace: '1m', compress: true } as const;
+    const written = await a.fetch(key, async () => page, policy);
+    await a.set(small, { id: 1 }, policy);
+
+    const raw = redis.client();
+    try {
+      const stored = (await raw.getBuffer(a.keyOf(key)))!;
+      expect(stored.subarray(0, 2)).toEqual(Buffer.from([0x00, 0x5a]));
+      expect(stored.length).toBeLessThan(written.envelope!.bytes.length / 2);
+      // Under the 1 KB threshold: stored as it is.
+      expect((await raw.getBuffer(a.keyOf(small)))!.equals((await a.fetch(small, async () => null, policy)).envelope!.bytes)).toBe(true);
+
+      // A read by the other instance (GET), a batch read (MGET): the same bytes, hash (ETag) and value.
+      const read = await b.fetch(key, async () => 'not loaded', policy);
+      expect(read).toMatchObject({ source: 'l2', value: page });
+      expect(read.envelope!.bytes.equals(written.envelope!.bytes)).toBe(true);
+      const c = cacheInstance(redis.url);
+      try {
+        await eventually(() => c.status().redisReady);
+        expect(await c.getMany([key, small], async () => ['not loaded', 'not loaded'], policy)).toEqual([page, { id: 1 }]);
+      } finally {
+        await c.onApplicationShutdown();
+      }
+
+      // The expire mode rewrites the entry in Redis: still compressed, still readable as a fallback.
+      await a.delete([key], 'expire');
+      const expired = (await raw.getBuffer(a.keyOf(key)))!;
+      expect(expired.subarray(0, 2)).toEqual(Buffer.from([0x00, 0x5a]));
+      const d = cacheInstance(redis.url);
+      try {
+        await eventually(() => d.status().redisReady);
+        expect(await d.fetch(key, async () => 'reloaded', policy)).toMatchObject({ source: 'stale', value: page });
+      } finally {
+        await d.onApplicationShutdown();
+      }
+    } finally {
+      raw.disconnect();
+    }
+  });
+
   it('expires entries after their TTL', async () => {
     const key = cacheKey('things', 'ttl');
     let loads = 0;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Envelope } from './envelope';
 
 const times = { createdAt: 1_000, freshUntil: 2_000, staleUntil: 3_000 };
@@ -39,5 +40,44 @@ describe('Envelope', () => {
     expect(expired.header.f).toBe(1_500);
     expect(env.header.f).toBe(2_000);
     expect(expired.header.s).toBe(3_000);
+  });
+
+  describe('stored in Redis', () => {
+    const page = { items: Array.from({ length: 12 }, (_, i) => ({ id: i, url: `https://cdn.example/images/${i}.png`, nsfw: false })) };
+
+    it('stays plain below the threshold and without one', () => {
+      const env = Envelope.create('k', page, times, []);
+      expect(env.stored(null)).toBe(env.bytes);
+      expect(env.stored(env.bytes.length + 1)).toBe(env.bytes);
+      expect(Envelope.fromStored('k', env.stored(null))!.header).toEqual(env.header);
+    });
+
+    it('compresses from the threshold and reads back the very same envelope', () => {
+      const env = Envelope.create('k', page, times, [['tag', 3]]);
+      const stored = env.stored(env.bytes.length);
+      expect(stored.subarray(0, 2)).toEqual(Buffer.from([0x00, 0x5a]));
+      expect(stored.length).toBeLessThan(env.bytes.length / 2);
+      const back = Envelope.fromStored('k', stored)!;
+      expect(back.bytes.equals(env.bytes)).toBe(true);
+      expect(back.header).toEqual(env.header);
+      expect(back.value).toEqual(page);
+      expect(back.isCompressed).toBe(true);
+      // Written again (the expire mode), it is stored as it came.
+      expect(back.stored(null)).toBe(stored);
+    });
+
+    it('keeps what would shrink by less than a tenth plain', () => {
+      // A short envelope is mostly its header, whose content hash is random: DEFLATE saves a few bytes at most.
+      const env = Envelope.create('k', randomBytes(8).toString('hex'), times, []);
+      expect(env.stored(0)).toBe(env.bytes);
+      expect(env.isCompressed).toBe(false);
+    });
+
+    it('refuses a damaged compressed entry and one stored under another key', () => {
+      const stored = Envelope.create('k', page, times, []).stored(0);
+      expect(Envelope.fromStored('other', stored)).toBeNull();
+      expect(Envelope.fromStored('k', Buffer.concat([stored.subarray(0, 2), Buffer.from('not deflate')]))).toBeNull();
+      expect(Envelope.fromStored('k', stored.subarray(0, stored.length >> 1))).toBeNull();
+    });
   });
 });
