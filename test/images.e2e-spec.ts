@@ -170,6 +170,31 @@ describe('images', () => {
       expect(await characterRow(t, character.id)).toEqual({ image_count: 1, avatar_image_id: res.body.id });
     });
 
+    it('deleting a character deletes its images: rows, stored files and cached reads', async () => {
+      const character = await createCharacter(t, owner);
+      const kept = await createCharacter(t, owner);
+      const images = [];
+      for (const file of [png(), gif(), jpeg()]) {
+        images.push((await upload(t, owner, character.id, file).expect(201)).body);
+      }
+      const other = (await upload(t, owner, kept.id, webp()).expect(201)).body;
+      // Cached reads of the images, which the deletion must not leave behind.
+      await t.http.get(`/images/${images[0].id}`).expect(200);
+      await t.http.get(`/characters/${character.id}/images`).expect(200);
+      const filesOf = async (id: string) => (await storedFiles(t)).filter((f) => f.startsWith(`images/${id}/`));
+      expect(await filesOf(character.id)).toHaveLength(3);
+
+      await t.http.delete(`/characters/${character.id}`).set(owner.auth).expect(204);
+      expect(await filesOf(character.id)).toEqual([]);
+      const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM images WHERE character_id = $1`, [character.id]);
+      expect(rows).toEqual([{ n: 0 }]);
+      await t.http.get(`/images/${images[0].id}`).expect(404);
+      await t.http.get(`/characters/${character.id}/images`).expect(404);
+      // Another character's images are untouched.
+      expect(await filesOf(kept.id)).toHaveLength(1);
+      await t.http.get(`/images/${other.id}`).expect(200);
+    });
+
     it.each([
       ['anonymous callers', null, 'public', 401, 'AUTH_REQUIRED'],
       ['other users', 'other', 'public', 403, 'NOT_OWNER'],

@@ -1,4 +1,4 @@
-import { HttpStatus, Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, SelectQueryBuilder } from 'typeorm';
 import { CacheContext, Cacheable, CacheEvict } from '../cache';
@@ -7,7 +7,9 @@ import { ApiError } from '../common/errors/api-error';
 import type { IfMatch } from '../common/http/if-match';
 import { Page, toPage } from '../common/http/page';
 import { Image } from '../images/entities/image.entity';
+import { galleryTag, imageTag, uploadsTag } from '../images/image-cache';
 import { CdnUrlBuilder } from '../storage/cdn-url.builder';
+import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
 import { User } from '../users/entities/user.entity';
 import { CharacterResponse, CharacterRow, toCharacterResponse } from './character.response';
 import { applyListVisibility, canViewCharacter } from './character-visibility';
@@ -34,6 +36,9 @@ interface WriteOutcome {
   tags: string[];
 }
 
+/** Stored image files deleted at a time when a character goes (its rows go with it in the same statement). */
+const FILE_DELETES_AT_ONCE = 16;
+
 export interface BulkResult {
   updated: number;
   items: { id: string; version: number }[];
@@ -55,9 +60,12 @@ function toTsQuery(q: string): string | null {
 
 @Injectable()
 export class CharactersService {
+  private readonly logger = new Logger(CharactersService.name);
+
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly cdn: CdnUrlBuilder,
+    @Inject(IMAGE_STORAGE) private readonly storage: ImageStorage,
   ) {}
 
   /** A page of characters as this viewer may see them: public lists are shared by everyone of the viewer's class. */
@@ -226,8 +234,12 @@ export class CharactersService {
     throw new ApiError(HttpStatus.PRECONDITION_FAILED, 'VERSION_MISMATCH', 'The character was changed since you read it; reload and retry');
   }
 
+  /** Deletes a character, its images' rows (by cascade) and, once that has committed, their stored files. */
   async remove(id: string, viewer: Viewer): Promise<void> {
-    await this.applyRemove(id, viewer);
+    const { storageKeys } = await this.applyRemove(id, viewer);
+    for (let i = 0; i < storageKeys.length; i += FILE_DELETES_AT_ONCE) {
+      await Promise.all(storageKeys.slice(i, i + FILE_DELETES_AT_ONCE).map((key) => this.discardFile(key)));
+    }
   }
 
   /**
@@ -300,12 +312,24 @@ export class CharactersService {
   }
 
   @CacheEvict({ tags: (outcome: WriteOutcome | undefined) => outcome?.tags ?? [] })
-  async applyRemove(id: string, viewer: Viewer): Promise<WriteOutcome> {
+  async applyRemove(id: string, viewer: Viewer): Promise<WriteOutcome & { storageKeys: string[] }> {
     return this.db.transaction(async (m) => {
+      // The row lock taken here makes uploads to this character wait: no image can slip in between the two.
       const before = await this.findWritable(id, viewer, m);
+      const images = await m.find(Image, { where: { characterId: id }, select: { id: true, storageKey: true } });
       await m.delete(Character, { id });
-      return { id, tags: characterWriteTags(before, null) };
+      const imageTags = [galleryTag(id), uploadsTag(id), ...images.map((image) => imageTag(image.id))];
+      return { id, tags: [...characterWriteTags(before, null), ...imageTags], storageKeys: images.map((image) => image.storageKey) };
     });
+  }
+
+  /** A file no row refers to any more; a failure leaves an orphan, which is logged rather than raised. */
+  private async discardFile(storageKey: string): Promise<void> {
+    try {
+      await this.storage.delete(storageKey);
+    } catch (error) {
+      this.logger.error(`Could not delete stored image ${storageKey}: ${(error as Error).message}`);
+    }
   }
 
   @CacheEvict({ tags: (outcome: { tags: string[] } | undefined) => outcome?.tags ?? [] })
