@@ -41,8 +41,8 @@ export class Envelope {
   private isParsed = false;
   /** The weight L1 last counted this entry at (L1's bookkeeping: a field is cheaper than a lookup per hit). */
   weighedAs = 0;
-  /** What Redis holds when it holds this entry compressed (made once, by `stored` or `fromStored`). */
-  private deflated: Buffer | null = null;
+  /** Whether Redis held this entry compressed when it was read (`fromStored`). */
+  private readCompressed = false;
 
   private constructor(
     readonly header: EnvelopeHeader,
@@ -84,7 +84,7 @@ export class Envelope {
     }
     const envelope = Envelope.decode(key, bytes);
     if (envelope) {
-      envelope.deflated = stored;
+      envelope.readCompressed = true;
     }
     return envelope;
   }
@@ -121,16 +121,13 @@ export class Envelope {
    * ETags and hashes never depend on how Redis stores an entry.
    */
   stored(compressFrom: number | null): Buffer {
-    if (this.deflated) {
-      return this.deflated;
-    }
     if (compressFrom === null || this.bytes.length < compressFrom) {
       return this.bytes;
     }
+    // Not kept on the envelope: L1 holds envelopes, and it is needed once per write.
     const deflated = Buffer.concat([DEFLATED, deflateRawSync(this.bytes, { level: DEFLATE_LEVEL })]);
     // Not worth an inflate per read when it saves less than a tenth (tiny entries, already-compressed data).
-    this.deflated = deflated.length <= this.bytes.length * 0.9 ? deflated : null;
-    return this.deflated ?? this.bytes;
+    return deflated.length <= this.bytes.length * 0.9 ? deflated : this.bytes;
   }
 
   /** The value's JSON bytes, exactly as stored. */
@@ -146,9 +143,9 @@ export class Envelope {
     return this.parsed;
   }
 
-  /** Whether Redis holds this entry compressed (as read by `fromStored`, or written by `stored`). */
+  /** Whether Redis held this entry compressed when `fromStored` read it. */
   get isCompressed(): boolean {
-    return this.deflated !== null;
+    return this.readCompressed;
   }
 
   /** A copy whose fresh period has ended now (the `expire` eviction mode): still usable as a fallback. */
