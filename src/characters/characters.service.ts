@@ -9,7 +9,7 @@ import { Page, toPage } from '../common/http/page';
 import { Image } from '../images/entities/image.entity';
 import { galleryTag, imageTag, uploadsTag } from '../images/image-cache';
 import { CdnUrlBuilder } from '../storage/cdn-url.builder';
-import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
+import { discardStoredImages, IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
 import { User } from '../users/entities/user.entity';
 import { CharacterResponse, CharacterRow, toCharacterResponse } from './character.response';
 import { applyListVisibility, canViewCharacter } from './character-visibility';
@@ -35,9 +35,6 @@ interface WriteOutcome {
   id: string;
   tags: string[];
 }
-
-/** Stored image files deleted at a time when a character goes (its rows go with it in the same statement). */
-const FILE_DELETES_AT_ONCE = 16;
 
 export interface BulkResult {
   updated: number;
@@ -237,9 +234,7 @@ export class CharactersService {
   /** Deletes a character, its images' rows (by cascade) and, once that has committed, their stored files. */
   async remove(id: string, viewer: Viewer): Promise<void> {
     const { storageKeys } = await this.applyRemove(id, viewer);
-    for (let i = 0; i < storageKeys.length; i += FILE_DELETES_AT_ONCE) {
-      await Promise.all(storageKeys.slice(i, i + FILE_DELETES_AT_ONCE).map((key) => this.discardFile(key)));
-    }
+    await discardStoredImages(this.storage, storageKeys, this.logger);
   }
 
   /**
@@ -323,14 +318,6 @@ export class CharactersService {
     });
   }
 
-  /** A file no row refers to any more; a failure leaves an orphan, which is logged rather than raised. */
-  private async discardFile(storageKey: string): Promise<void> {
-    try {
-      await this.storage.delete(storageKey);
-    } catch (error) {
-      this.logger.error(`Could not delete stored image ${storageKey}: ${(error as Error).message}`);
-    }
-  }
 
   @CacheEvict({ tags: (outcome: { tags: string[] } | undefined) => outcome?.tags ?? [] })
   async applyBulk(dto: BulkUpdateDto, viewer: Viewer): Promise<{ result: BulkResult; tags: string[] }> {

@@ -8,7 +8,7 @@ import { CharactersService } from '../characters/characters.service';
 import { Character } from '../characters/entities/character.entity';
 import { ApiError } from '../common/errors/api-error';
 import { CdnUrlBuilder } from '../storage/cdn-url.builder';
-import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
+import { discardStoredImages, IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
 import { Image } from './entities/image.entity';
 import { ImageResponse, toImageResponse } from './image.response';
 import { imageWriteTags } from './image-cache';
@@ -67,7 +67,7 @@ export class ImageWritesService {
       });
       return toImageResponse(image, this.cdn);
     } catch (error) {
-      await this.discard(storageKey);
+      await discardStoredImages(this.storage, [storageKey], this.logger);
       throw error;
     }
   }
@@ -75,7 +75,7 @@ export class ImageWritesService {
   /** Deletes an image (its uploader, the character's owner or an admin); the bytes go after the commit. */
   async remove(id: string, viewer: Viewer): Promise<void> {
     const { storageKey } = await this.applyRemove(id, viewer);
-    await this.discard(storageKey);
+    await discardStoredImages(this.storage, [storageKey], this.logger);
   }
 
   @CacheEvict({ tags: (removed: { characterId: string } | undefined, id: string) => (removed ? imageWriteTags(removed.characterId, id) : []) })
@@ -115,14 +115,5 @@ export class ImageWritesService {
       [character.id, character.avatarImageId === id],
     );
     return { storageKey: image.storageKey, characterId: character.id };
-  }
-
-  /** Removes bytes no row refers to; a failure leaves an orphan file, which is logged rather than raised. */
-  private async discard(storageKey: string): Promise<void> {
-    try {
-      await this.storage.delete(storageKey);
-    } catch (error) {
-      this.logger.error(`Could not delete stored image ${storageKey}: ${(error as Error).message}`);
-    }
   }
 }

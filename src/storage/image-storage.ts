@@ -10,6 +10,29 @@ export interface ImageStorage {
 /** Injection token of the configured {@link ImageStorage} driver. */
 export const IMAGE_STORAGE = Symbol('IMAGE_STORAGE');
 
+/**
+ * Deletes bytes no row refers to any more (after the commit that removed the row). A failure leaves an orphan
+ * file, which is logged rather than raised: the write it follows has already succeeded.
+ */
+export async function discardStoredImages(
+  storage: ImageStorage,
+  keys: readonly string[],
+  log: { error(message: string): void },
+  atOnce = 16,
+): Promise<void> {
+  for (let i = 0; i < keys.length; i += atOnce) {
+    await Promise.all(
+      keys.slice(i, i + atOnce).map(async (key) => {
+        try {
+          await storage.delete(key);
+        } catch (error) {
+          log.error(`Could not delete stored image ${key}: ${(error as Error).message}`);
+        }
+      }),
+    );
+  }
+}
+
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /**
