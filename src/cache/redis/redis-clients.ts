@@ -102,21 +102,30 @@ function busOnAnyNode(nodes: RedisNode[], options: RedisOptions): Redis {
 }
 
 /**
- * Closes a client the polite way (QUIT: replies to commands already sent still arrive), bounded by `timeoutMs`,
- * then releases everything it holds. The final `disconnect()` matters behind Sentinel: `quit()` leaves the
- * failover detector's subscriptions to the sentinels open, which keeps the process alive (ioredis #1362).
+ * Closes a client the polite way (QUIT: replies to commands already sent still arrive), then releases everything
+ * it holds, and resolves once its connection has really closed — each step bounded by `timeoutMs`.
+ * - `quit()` resolves on QUIT's reply, before the socket has closed: waiting for `end` makes "Redis closed" true
+ *   when this returns, so whatever the app closes next (PostgreSQL) really closes after it.
+ * - The final `disconnect()` matters behind Sentinel: `quit()` leaves the failover detector's subscriptions to
+ *   the sentinels open, which keeps the process alive (ioredis #1362).
  */
 export async function closeRedisClient(client: RedisClient, timeoutMs = 1_000): Promise<void> {
+  // A client between connections (reconnecting, closed) has no socket left to wait for: it never emits `end`.
+  const live = ['connecting', 'connect', 'ready'].includes(client.status);
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
   let timer: NodeJS.Timeout | undefined;
+  const bounded = (work: Promise<unknown>) =>
+    Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]).finally(() =>
+      clearTimeout(timer),
+    );
   try {
-    await Promise.race([
-      client.quit(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('quit timeout')), timeoutMs))),
-    ]);
+    await bounded(client.quit());
   } catch {
-    // Already closed, never connected, or too slow to answer: nothing to wait for.
+    // Already closed or never connected: nothing to say goodbye to.
   } finally {
-    clearTimeout(timer);
     client.disconnect();
+  }
+  if (live && client.status !== 'end') {
+    await bounded(ended);
   }
 }
