@@ -159,11 +159,6 @@ export class RedisTier {
     return this.guard('SET', (c) => c.set(key, bytes, 'PX', Math.max(1, Math.ceil(ttlMs))), budget);
   }
 
-  /** Rewrites an entry in place, keeping its remaining TTL (used to mark it expired). */
-  replace(key: string, bytes: Buffer): Promise<Maybe<unknown>> {
-    return this.guard('SET', (c) => c.set(key, bytes, 'KEEPTTL', 'XX'));
-  }
-
   /** One DEL per key (sent together, without waiting for each other): safe on a cluster whatever slots the keys hash to. */
   del(keys: string[]): Promise<Maybe<number>> {
     return this.guard('DEL', async (c) => (await Promise.all(keys.map((k) => c.del(k)))).reduce((a, b) => a + b, 0));
