@@ -97,6 +97,27 @@ function writePrepare(
   };
 }
 
+/** What every system's case of a row shares: one op per sample, and by default no loads and a Redis command per op. */
+function caseOf(
+  system: SystemId,
+  row: RowId,
+  setup: string,
+  p: Payload,
+  f: Fixture,
+  rest: Partial<Case> & Pick<Case, 'op' | 'prepare'>,
+): Case {
+  return {
+    row,
+    system,
+    setup,
+    payload: p,
+    batch: 1,
+    expect: { loads: 'none', redis: 'per-op' },
+    loads: () => f.loads,
+    ...rest,
+  };
+}
+
 function ours(s: Systems, p: Payload): Case[] {
   const cases: Case[] = [];
   const add = (
@@ -110,17 +131,7 @@ function ours(s: Systems, p: Payload): Case[] {
     const tier = row === 'l2-hit' ? 'l2' : 'l1';
     const hits =
       row === 'l2-miss' || row === 'l2-set' ? undefined : () => service.metrics.count(row, tier, 'hit');
-    cases.push({
-      row,
-      system: 'ours',
-      setup,
-      payload: p,
-      batch: 1,
-      expect: { loads: 'none', redis: 'per-op' },
-      loads: () => f.loads,
-      hits,
-      ...build(f, key),
-    });
+    cases.push(caseOf('ours', row, setup, p, f, { hits, ...build(f, key) }));
   };
   const hit = (f: Fixture, service: CacheService, key: () => CacheKey) => {
     const op = () => service.getOrSet(key(), f.loader, { ttl: HOUR_MS });
@@ -180,16 +191,7 @@ function bento(s: Systems, p: Payload): Case[] {
     build: (f: Fixture, key: string) => Partial<Case> & Pick<Case, 'op' | 'prepare'>,
   ) => {
     const f = new Fixture(p);
-    cases.push({
-      row,
-      system: 'bentocache',
-      setup,
-      payload: p,
-      batch: 1,
-      expect: { loads: 'none', redis: 'per-op' },
-      loads: () => f.loads,
-      ...build(f, `${row}:${p.label}`),
-    });
+    cases.push(caseOf('bentocache', row, setup, p, f, build(f, `${row}:${p.label}`)));
   };
   const hit = (f: Fixture, store: keyof typeof stores, row: RowId, key: string) => {
     const op = () => stores[store].getOrSet({ key, factory: f.loader, ttl: HOUR_MS });
@@ -245,16 +247,7 @@ function cacheManager(s: Systems, p: Payload): Case[] {
     build: (f: Fixture, key: string) => Partial<Case> & Pick<Case, 'op' | 'prepare'>,
   ) => {
     const f = new Fixture(p);
-    cases.push({
-      row,
-      system: 'cache-manager',
-      setup,
-      payload: p,
-      batch: 1,
-      expect: { loads: 'none', redis: 'per-op' },
-      loads: () => f.loads,
-      ...build(f, `${row}:${p.label}`),
-    });
+    cases.push(caseOf('cache-manager', row, setup, p, f, build(f, `${row}:${p.label}`)));
   };
   const hit = (f: Fixture, cache: keyof Systems['cm'], row: RowId, key: string) => {
     const op = () => s.cm[cache].wrap(key, f.loader, HOUR_MS);
