@@ -1,7 +1,16 @@
 import 'reflect-metadata';
 import { createKeyv } from '@keyv/redis';
 import { CacheInterceptor, CacheModule } from '@nestjs/cache-manager';
-import { Controller, Get, Module, Param, ParseUUIDPipe, Query, UseInterceptors, ValidationPipe } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Module,
+  Param,
+  ParseUUIDPipe,
+  Query,
+  UseInterceptors,
+  ValidationPipe,
+} from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -13,7 +22,7 @@ import { ListCharactersQuery } from '../../src/characters/dto/list-characters.qu
 import type { Page } from '../../src/common/http/page';
 import { databaseConfig, DatabaseConfig, storageConfig } from '../../src/config';
 import { buildDataSourceOptions } from '../../src/database/data-source-options';
-import { CdnUrlBuilder } from '../../src/storage/cdn-url.builder';
+import { StorageModule } from '../../src/storage/storage.module';
 
 /**
  * The peer: what a NestJS user does today. A minimal Nest 11 Fastify app, @nestjs/cache-manager 3's
@@ -50,8 +59,11 @@ class PeerCharactersController {
     ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [databaseConfig, storageConfig] }),
     TypeOrmModule.forRootAsync({
       inject: [ConfigService],
-      useFactory: (config: ConfigService) => buildDataSourceOptions(config.getOrThrow<DatabaseConfig>('database')),
+      useFactory: (config: ConfigService) =>
+        buildDataSourceOptions(config.getOrThrow<DatabaseConfig>('database')),
     }),
+    // CDN URLs and image storage, as CharactersService needs them (never written to here: reads only).
+    StorageModule,
     // The same TTL as our list entries (5 min); the documented way to put Redis under cache-manager 7.
     CacheModule.registerAsync({
       isGlobal: true,
@@ -59,15 +71,26 @@ class PeerCharactersController {
     }),
   ],
   controllers: [PeerCharactersController],
-  providers: [CharactersService, CdnUrlBuilder],
+  providers: [CharactersService],
 })
 class PeerModule {}
 
-async function main(): Promise<void> {
-  const app = await NestFactory.create<NestFastifyApplication>(PeerModule, new FastifyAdapter(), { logger: ['error', 'warn'] });
+/** The peer app, initialised and not listening (the bench's process listens; test/bench-systems checks it boots). */
+export async function createPeerApp(): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(PeerModule, new FastifyAdapter(), {
+    logger: ['error', 'warn'],
+    abortOnError: false,
+  });
   app.useGlobalPipes(new ValidationPipe({ transform: true, whitelist: true }));
+  return app;
+}
+
+async function main(): Promise<void> {
+  const app = await createPeerApp();
   app.enableShutdownHooks();
   await app.listen(Number(process.env.PORT), '127.0.0.1');
 }
 
-void main();
+if (require.main === module) {
+  void main();
+}

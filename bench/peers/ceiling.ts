@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
-import { Controller, Get, Module, NotFoundException, Req } from '@nestjs/common';
+import { Controller, Get, Inject, Module, NotFoundException, Req } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
@@ -12,15 +12,15 @@ import type { FastifyRequest } from 'fastify';
  *
  * CEILING_PAGES: a JSON file `{ "<path with query>": <body> }`. PORT: where to listen (127.0.0.1 only).
  */
-const pages = new Map<string, unknown>(
-  Object.entries(JSON.parse(readFileSync(process.env.CEILING_PAGES ?? '', 'utf8')) as Record<string, unknown>),
-);
+const PAGES = Symbol('CEILING_PAGES');
 
 @Controller()
 class CeilingController {
+  constructor(@Inject(PAGES) private readonly pages: Map<string, unknown>) {}
+
   @Get('*')
   page(@Req() request: FastifyRequest): unknown {
-    const page = pages.get(request.url);
+    const page = this.pages.get(request.url);
     if (page === undefined) {
       throw new NotFoundException();
     }
@@ -28,13 +28,26 @@ class CeilingController {
   }
 }
 
-@Module({ controllers: [CeilingController] })
-class CeilingModule {}
+/** The ceiling app over these pages, initialised and not listening (test/bench-systems checks what it answers). */
+export async function createCeilingApp(pages: Record<string, unknown>): Promise<NestFastifyApplication> {
+  @Module({
+    controllers: [CeilingController],
+    providers: [{ provide: PAGES, useValue: new Map(Object.entries(pages)) }],
+  })
+  class CeilingModule {}
+  return NestFactory.create<NestFastifyApplication>(CeilingModule, new FastifyAdapter(), {
+    logger: ['error'],
+    abortOnError: false,
+  });
+}
 
 async function main(): Promise<void> {
-  const app = await NestFactory.create<NestFastifyApplication>(CeilingModule, new FastifyAdapter(), { logger: ['error'] });
+  const pages = JSON.parse(readFileSync(process.env.CEILING_PAGES ?? '', 'utf8')) as Record<string, unknown>;
+  const app = await createCeilingApp(pages);
   app.enableShutdownHooks();
   await app.listen(Number(process.env.PORT), '127.0.0.1');
 }
 
-void main();
+if (require.main === module) {
+  void main();
+}
