@@ -190,6 +190,24 @@ describe('cache engine on a real Redis Cluster', () => {
     }
   });
 
+  it('reads of keys on every master, batched while a read is out: one MGET per slot, each its own value', async () => {
+    const keys = Array.from({ length: 30 }, (_, i) => cacheKey('cl-batched', i));
+    expect(mastersOf(keys).size).toBe(3);
+    for (const [i, key] of keys.entries()) {
+      await b.set(key, { i }, { ttl: '1m' });
+    }
+    const before = await cluster.commandCalls();
+    // The first read goes at once (GET); the others arrive while it is out and go at the end of this turn.
+    const values = await Promise.all(keys.map((key) => a.get(key)));
+    const after = await cluster.commandCalls();
+    const sent = (command: string) => (after.get(command) ?? 0) - (before.get(command) ?? 0);
+
+    expect(values).toEqual(keys.map((_, i) => ({ i })));
+    expect(sent('get')).toBe(1);
+    expect(sent('mget')).toBe(new Set(keys.slice(1).map(slotOf)).size);
+    expect(a.metrics.count('cl-batched', 'l2', 'hit')).toBe(keys.length);
+  });
+
   it('deletes many keys across slots, in Redis and and, over the bus, in the other instance’s L1', async () => {
     const removed = Array.from({ length: 40 }, (_, i) => cacheKey('cl-del', i));
     const expired = Array.from({ length: 12 }, (_, i) => cacheKey('cl-expire', i));

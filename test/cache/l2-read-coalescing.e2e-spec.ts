@@ -30,7 +30,8 @@ describe('coalesced L2 reads', () => {
   });
   afterAll(() => redis.stop());
 
-  const gets = () => chaos.commands.filter((c) => c === 'getBuffer').length;
+  const sent = (command: string) => chaos.commands.filter((c) => c === command).length;
+  const gets = () => sent('getBuffer');
   /** Reads the key once so the entry's tag versions are known locally: later reads send nothing but GETs. */
   const prime = async (key: ReturnType<typeof cacheKey>) => {
     await a.get(key);
@@ -85,5 +86,45 @@ describe('coalesced L2 reads', () => {
     // The early reader was concurrent with the invalidation: either answer is right for it.
     expect([1, 2]).toContain(await early);
     expect(await late).toBe(2);
+  });
+
+  it('reads of other keys while a read is out go together as one MGET, each getting its own value', async () => {
+    const keys = Array.from({ length: 30 }, (_, i) => cacheKey('batched', i));
+    for (const [i, key] of keys.entries()) {
+      await b.set(key, { i }, { ttl: '1m' });
+      await prime(key);
+    }
+    chaos.settings.replyDelayMs = 100;
+    const [getsBefore, mgetsBefore] = [gets(), sent('mgetBuffer')];
+    // Alone on an idle tier, the first read is sent at once, as a GET; the rest arrive while it is out.
+    const first = a.get(keys[0]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(gets() - getsBefore).toBe(1);
+    const values = await Promise.all(keys.map((key) => a.get(key)));
+    expect(await first).toEqual({ i: 0 });
+    expect(values).toEqual(keys.map((_, i) => ({ i })));
+    // keys[0] joined the GET already out (same key); the other 29 went in one MGET.
+    expect(gets() - getsBefore).toBe(1);
+    expect(sent('mgetBuffer') - mgetsBefore).toBe(1);
+    // Priming, the first read, then all of them again.
+    expect(a.metrics.count('batched', 'l2', 'hit')).toBe(keys.length + 1 + keys.length);
+  });
+
+  it('a batch that fails is a miss for every read in it, counted as one failed command', async () => {
+    const keys = Array.from({ length: 10 }, (_, i) => cacheKey('batched-fail', i));
+    for (const key of keys) {
+      await b.set(key, 'stored', { ttl: '1m' });
+      await prime(key);
+    }
+    chaos.settings.replyDelayMs = 100;
+    const first = a.get(keys[0]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    chaos.settings.throwRate = 1;
+    const calls = chaos.calls;
+    const values = await Promise.all(keys.slice(1).map((key) => a.get(key)));
+    expect(values).toEqual(keys.slice(1).map(() => undefined));
+    expect(await first).toBe('stored');
+    expect(chaos.calls - calls).toBe(1);
+    expect(a.metrics.redisErrors.get('command')).toBe(1);
   });
 });

@@ -34,6 +34,15 @@ return {tonumber(r[1] or '0'), tonumber(r[2] or '0'), pttl}`;
 /** Deletes a lease only if it still holds our token. */
 const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
+/** Keys per MGET that `get` batches (a larger batch goes as several). */
+const MAX_BATCHED_READS = 100;
+
+interface BatchedRead {
+  key: string;
+  budget: CallBudget | undefined;
+  resolve: (bytes: Maybe<Buffer | null>) => void;
+}
+
 /** See RedisTier.guard. */
 export interface CallBudget {
   failed: boolean;
@@ -63,6 +72,10 @@ function classify(error: unknown): RedisErrorKind {
  */
 export class RedisTier {
   readonly breaker: CircuitBreaker;
+  /** GETs and MGETs sent by `get` and not yet answered. */
+  private readsOut = 0;
+  /** Reads `get` holds for the MGET at the end of this turn of the event loop. */
+  private batch: BatchedRead[] = [];
 
   constructor(
     readonly client: RedisClient,
@@ -122,9 +135,52 @@ export class RedisTier {
     return 'isCluster' in this.client && this.client.isCluster;
   }
 
+  /**
+   * One entry's bytes. When no other read is out, a GET goes now; while reads are out (the server is busy), the
+   * keys asked for in this turn of the event loop go together, as one MGET at its end (slot-grouped on a
+   * cluster): one write, one reply and one timer for a batch of readers instead of one each. A read alone on
+   * an idle server never waits for a batch; under load, a read waits at most for the current turn to finish,
+   * which it would wait for anyway before its GET could be written.
+   */
   get(key: string, budget?: CallBudget): Promise<Maybe<Buffer | null>> {
-    return this.guard('GET', (c) => c.getBuffer(key), budget);
+    if (this.readsOut === 0 || budget?.failed) {
+      return this.getNow(key, budget);
+    }
+    if (this.batch.length === 0) {
+      setImmediate(this.flushBatch);
+    }
+    return new Promise((resolve) => this.batch.push({ key, budget, resolve }));
   }
+
+  private getNow(key: string, budget?: CallBudget): Promise<Maybe<Buffer | null>> {
+    this.readsOut++;
+    return this.guard('GET', (c) => c.getBuffer(key), budget).then((bytes) => {
+      this.readsOut--;
+      return bytes;
+    });
+  }
+
+  private readonly flushBatch = (): void => {
+    const batch = this.batch;
+    this.batch = [];
+    for (let start = 0; start < batch.length; start += MAX_BATCHED_READS) {
+      const part = batch.slice(start, start + MAX_BATCHED_READS);
+      if (part.length === 1) {
+        void this.getNow(part[0].key, part[0].budget).then(part[0].resolve);
+        continue;
+      }
+      this.readsOut++;
+      void this.mget(part.map((read) => read.key)).then((values) => {
+        this.readsOut--;
+        part.forEach((read, i) => {
+          if (values === UNAVAILABLE && read.budget) {
+            read.budget.failed = true;
+          }
+          read.resolve(values === UNAVAILABLE ? UNAVAILABLE : values[i]);
+        });
+      });
+    }
+  };
 
   ping(): Promise<Maybe<string>> {
     return this.guard('PING', (c) => c.ping());
@@ -142,7 +198,12 @@ export class RedisTier {
       const bySlot = new Map<number, number[]>();
       keys.forEach((key, i) => {
         const slot = calculateSlot(key);
-        bySlot.set(slot, [...(bySlot.get(slot) ?? []), i]);
+        const indexes = bySlot.get(slot);
+        if (indexes) {
+          indexes.push(i);
+        } else {
+          bySlot.set(slot, [i]);
+        }
       });
       const out = new Array<Buffer | null>(keys.length).fill(null);
       await Promise.all(
