@@ -446,7 +446,7 @@ export class CacheService implements OnApplicationShutdown {
   }
 
   private judgeSync(env: Envelope, now: number): Judgement | undefined {
-    const tags = this.tags.assessLocal(env.header.t, now);
+    const tags = this.tags.assessLocal(env.header.t, now, env);
     return tags === undefined ? undefined : combine(env, tags, now);
   }
 

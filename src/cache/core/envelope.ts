@@ -41,6 +41,8 @@ export class Envelope {
   private isParsed = false;
   /** The weight L1 last counted this entry at (L1's bookkeeping: a field is cheaper than a lookup per hit). */
   weighedAs = 0;
+  /** The tag generation at which this entry's tags were last found fresh (TagVersions' bookkeeping). */
+  tagsFreshAt = -1;
   /** Whether Redis held this entry compressed when it was read (`fromStored`). */
   private readCompressed = false;
 
