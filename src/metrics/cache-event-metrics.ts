@@ -1,17 +1,24 @@
 import { Histogram, Registry } from 'prom-client';
 import type { CacheMetrics } from '../cache';
-import { counter } from './prom-helpers';
+import { counter, followedCounter } from './prom-helpers';
 
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const REDIS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5];
 
 /** What the cache counts as it happens (`CacheMetrics.subscribe`): reads, loads, stale serves, errors, evictions. */
 export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): void {
-  const gets = counter(
+  // Reads and stale serves are counted by CacheMetrics itself (a Map bump per read, the hot path) and read here
+  // at scrape time.
+  followedCounter(
     registry,
     'cache_gets_total',
     'Cache reads by namespace, tier (l1, l2, none) and result (hit, miss, stale)',
     ['namespace', 'tier', 'result'],
+    metrics.gets,
+    (key) => {
+      const [result, tier, ...namespace] = key.split('|').reverse();
+      return { namespace: namespace.reverse().join('|'), tier, result };
+    },
   );
   const loads = counter(
     registry,
@@ -26,11 +33,13 @@ export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): vo
     buckets: SECONDS,
     registers: [registry],
   });
-  const stale = counter(
+  followedCounter(
     registry,
     'cache_stale_served_total',
     'Stale entries served (grace or fail-safe), by namespace',
     ['namespace'],
+    metrics.staleServed,
+    (namespace) => ({ namespace }),
   );
   const errors = counter(
     registry,
@@ -53,12 +62,6 @@ export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): vo
 
   metrics.subscribe((event, labels, value) => {
     switch (event) {
-      case 'get':
-        gets.inc({ namespace: labels.namespace, tier: labels.tier, result: labels.result });
-        if (labels.result === 'stale') {
-          stale.inc({ namespace: labels.namespace });
-        }
-        break;
       case 'load':
       case 'load_error':
         loads.inc({ namespace: labels.namespace, result: event === 'load' ? 'ok' : 'error' });

@@ -9,6 +9,7 @@ export type RedisErrorKind = 'timeout' | 'connection' | 'command' | 'skipped';
  * results, error kinds. Never by key, id or user.
  */
 export class CacheMetrics {
+  /** Reads by `namespace|tier|result`, counted on every read: the metrics module reads the totals when scraped. */
   readonly gets = new Map<string, number>();
   readonly loads = new Map<string, number>();
   readonly loadErrors = new Map<string, number>();
@@ -27,7 +28,7 @@ export class CacheMetrics {
   private readonly getKeys = new Map<string, Record<Tier, Record<GetResult, string>>>();
   private readonly listeners: ((event: string, labels: Record<string, string>, value: number) => void)[] = [];
 
-  /** For the metrics module: called on every counted event. */
+  /** For the metrics module: called on every counted event except reads (see `gets`, `staleServed`). */
   subscribe(listener: (event: string, labels: Record<string, string>, value: number) => void): void {
     this.listeners.push(listener);
   }
@@ -36,9 +37,6 @@ export class CacheMetrics {
     bump(this.gets, this.getKey(namespace, tier, result));
     if (result === 'stale') {
       bump(this.staleServed, namespace);
-    }
-    if (this.listeners.length > 0) {
-      this.emit('get', { namespace, tier, result });
     }
   }
 
