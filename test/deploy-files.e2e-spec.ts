@@ -222,12 +222,21 @@ const DOCKERFILE_CHECKS: Record<string, (text: string) => string[]> = {
     return envs.some((e) => /(^|\s)NODE_ENV[= ]"?production"?(\s|$)/.test(e)) ? [] : ['NODE_ENV'];
   },
 
-  'the runtime stage exposes 3000 and starts dist/main.js': (t) => {
+  'the runtime stage exposes 3000 and starts dist/main.js as npm run start:prod does': (t) => {
     const body = stages(t).at(-1)?.body ?? [];
     const cmd = body.filter((i) => i.op === 'CMD').at(-1)?.args ?? '';
+    // Same node flags (the young-generation size the load benchmark measured with) in the image and in npm.
+    const startProd = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:prod'];
+    const exec = (() => {
+      try {
+        return JSON.stringify(JSON.parse(cmd));
+      } catch {
+        return cmd;
+      }
+    })();
     return [
       ...(body.some((i) => i.op === 'EXPOSE' && /\b3000\b/.test(i.args)) ? [] : ['EXPOSE 3000']),
-      ...(/node"?,?\s*"?dist\/main\.js/.test(cmd) ? [] : ['CMD']),
+      ...(/dist\/main\.js"\]$/.test(exec) && exec === JSON.stringify(startProd.split(' ')) ? [] : [`CMD ${cmd} vs start:prod ${startProd}`]),
     ];
   },
 };
@@ -441,8 +450,13 @@ describe('Dockerfile', () => {
     ],
     [
       'another port',
-      'the runtime stage exposes 3000 and starts dist/main.js',
+      'the runtime stage exposes 3000 and starts dist/main.js as npm run start:prod does',
       () => replaced(/EXPOSE 3000/, 'EXPOSE 8080'),
+    ],
+    [
+      'a CMD without the node flags of start:prod',
+      'the runtime stage exposes 3000 and starts dist/main.js as npm run start:prod does',
+      () => replaced(/CMD \["node", "--max-semi-space-size=\d+", "dist\/main\.js"\]/, 'CMD ["node", "dist/main.js"]'),
     ],
   ];
 

@@ -39,6 +39,12 @@ export interface ServerOptions {
   profileDir?: string;
 }
 
+/** The node flags of `npm run start:prod` (e.g. `--max-semi-space-size=32`). */
+function deployedNodeFlags(): string[] {
+  const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+  return scripts['start:prod'].split(' ').filter((part) => part.startsWith('--'));
+}
+
 /** USER_HZ: the unit of /proc/<pid>/stat times (100 on every Linux build in use). */
 const CLOCK_TICKS = 100;
 
@@ -73,7 +79,13 @@ export class Server {
       spec.id === 'ceiling' ? 'dist-bench/bench/peers/ceiling.js'
       : spec.id === 'peer' ? 'dist-bench/bench/peers/cache-manager-app.js'
       : 'dist/main.js';
-    const node = [...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []), script];
+    const node = [
+      ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
+      // Ours runs as it is deployed (package.json start:prod, the Dockerfile's CMD); the peer and the ceiling as
+      // a NestJS user runs them, with Node's defaults.
+      ...(script === 'dist/main.js' ? deployedNodeFlags() : []),
+      script,
+    ];
     const [command, args] = options.cpus
       ? ['taskset', ['-c', options.cpus, process.execPath, ...node]]
       : [process.execPath, node];
