@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import { CacheRead, CacheResult, CacheService } from '../cache';
 import { sendCached } from './cached-response';
+import { RecentMap } from './recent-map';
 
 /** What an anonymous GET of one URL was answered from: its cached reads, which of them is the body, and headers. */
 export interface Recorded {
@@ -11,7 +11,7 @@ export interface Recorded {
   headers: [name: string, value: string][];
 }
 
-/** URLs remembered at most (least recently used out first); a URL longer than this is never remembered. */
+/** URLs remembered at most (those not used lately out first); a URL longer than this is never remembered. */
 const MAX_URLS = 20_000;
 const MAX_URL_LENGTH = 2_048;
 
@@ -29,7 +29,7 @@ export type ReplayLog = (request: FastifyRequest, reply: FastifyReply) => void;
  */
 @Injectable()
 export class ResponseReplay {
-  private readonly index = new LRUCache<string, Recorded>({ max: MAX_URLS });
+  private readonly index = new RecentMap<string, Recorded>(MAX_URLS / 2);
   /** Requests answered here, and requests for a remembered URL that Nest had to answer (an entry changed). */
   readonly counts = { replayed: 0, passed: 0 };
   private log: ReplayLog | null = null;
