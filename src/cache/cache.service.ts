@@ -51,7 +51,7 @@ export class CacheService implements OnApplicationShutdown {
   private readonly loads = new SingleFlight<CacheResult<unknown>>();
   private readonly clock = new InvalidationClock();
   /** GETs in flight by key, with the invalidation clock when each was sent (see readL2). */
-  private readonly l2Reads = new Map<string, { since: number; promise: Promise<Envelope | null> }>();
+  private readonly l2Reads = new Map<string, L2Read>();
   private readonly instanceId = randomUUID();
   private pending: PendingOp[] = [];
   private replaying = false;
@@ -408,22 +408,25 @@ export class CacheService implements OnApplicationShutdown {
    * invalidation of the key, or of a tag of the entry it brought back, reads again by itself: it must not see
    * data older than a write that had already completed when it started.
    */
-  private async readL2(key: string, budget?: CallBudget): Promise<Envelope | null> {
+  private readL2(key: string, budget?: CallBudget): Promise<Envelope | null> {
     if (!this.l2) {
-      return null;
+      return NO_ENVELOPE;
     }
     const flight = this.l2Reads.get(key);
-    if (flight) {
-      const env = await flight.promise;
-      if (this.clock.now() === flight.since || !this.clock.changedSince(flight.since, key, env ? env.header.t.map(([tag]) => tag) : [])) {
-        return env;
-      }
+    // Not an async function: the usual case hands the GET's own promise back, with no promise and no ticks added.
+    return flight ? this.joinL2Read(this.l2, flight, key, budget) : this.sendL2Read(this.l2, key, budget);
+  }
+
+  private async joinL2Read(l2: RedisTier, flight: L2Read, key: string, budget?: CallBudget): Promise<Envelope | null> {
+    const env = await flight.promise;
+    if (this.clock.now() === flight.since || !this.clock.changedSince(flight.since, key, env ? env.header.t.map(([tag]) => tag) : [])) {
+      return env;
     }
-    return this.sendL2Read(this.l2, key, budget);
+    return this.sendL2Read(l2, key, budget);
   }
 
   private sendL2Read(l2: RedisTier, key: string, budget?: CallBudget): Promise<Envelope | null> {
-    const flight = { since: this.clock.now(), promise: null as unknown as Promise<Envelope | null> };
+    const flight: L2Read = { since: this.clock.now(), promise: null as unknown as Promise<Envelope | null> };
     // One `then` decodes and retires the flight (readers already holding it still get its answer).
     const retire = () => {
       if (this.l2Reads.get(key) === flight) {
@@ -687,6 +690,14 @@ export class CacheService implements OnApplicationShutdown {
     void this.replayPending();
   }
 }
+
+/** A GET in flight (see readL2): when it was sent, by the invalidation clock, and its answer. */
+interface L2Read {
+  since: number;
+  promise: Promise<Envelope | null>;
+}
+
+const NO_ENVELOPE: Promise<Envelope | null> = Promise.resolve(null);
 
 function combine(env: Envelope, tags: Freshness, now: number): Judgement {
   if (tags === 'hard' || now >= env.header.s) {
