@@ -14,7 +14,7 @@ import { CacheContext, CacheRead } from './cache-context';
 import { CacheBus } from './core/cache-bus';
 import { CacheMetrics } from './core/cache-metrics';
 import { toMs } from './core/duration';
-import { Envelope } from './core/envelope';
+import { Envelope, HeaderMemo } from './core/envelope';
 import { InvalidationClock } from './core/invalidation-clock';
 import { assertNamespace, buildKey, namespaceTag } from './core/keys';
 import { L1Store } from './core/l1';
@@ -52,6 +52,8 @@ export class CacheService implements OnApplicationShutdown {
   private readonly clock = new InvalidationClock();
   /** GETs in flight by key, with the invalidation clock when each was sent (see readL2). */
   private readonly l2Reads = new Map<string, L2Read>();
+  /** Headers of entries read from Redis lately: a read of unchanged bytes skips the header parse. */
+  private readonly headers = new HeaderMemo();
   private readonly instanceId = randomUUID();
   private pending: PendingOp[] = [];
   private replaying = false;
@@ -300,7 +302,7 @@ export class CacheService implements OnApplicationShutdown {
       if (found !== UNAVAILABLE) {
         const still: number[] = [];
         for (const [j, i] of missing.entries()) {
-          const env = found[j] ? Envelope.fromStored(full[i], found[j]) : null;
+          const env = found[j] ? Envelope.fromStored(full[i], found[j], this.headers) : null;
           if (env && (await this.judge(env, now)) === 'fresh') {
             out[i] = env.value as T;
             if (policy.l1 !== false) {
@@ -436,7 +438,7 @@ export class CacheService implements OnApplicationShutdown {
     flight.promise = l2.get(key, budget).then(
       (bytes) => {
         retire();
-        return bytes === UNAVAILABLE || bytes === null ? null : Envelope.fromStored(key, bytes);
+        return bytes === UNAVAILABLE || bytes === null ? null : Envelope.fromStored(key, bytes, this.headers);
       },
       () => {
         // `guard` does not reject; should it ever, this key must not stay stuck on a failed read.
@@ -449,7 +451,7 @@ export class CacheService implements OnApplicationShutdown {
   }
 
   private judgeSync(env: Envelope, now: number): Judgement | undefined {
-    const tags = this.tags.assessLocal(env.header.t, now, env);
+    const tags = this.tags.assessLocal(env.header.t, now, env.tagMemo);
     return tags === undefined ? undefined : combine(env, tags, now);
   }
 
@@ -608,7 +610,7 @@ export class CacheService implements OnApplicationShutdown {
     return this.l2!.guard('EXPIRE-ENTRY', async (c) => {
       for (const key of keys) {
         const bytes = await c.getBuffer(key);
-        const env = bytes ? Envelope.fromStored(key, bytes) : null;
+        const env = bytes ? Envelope.fromStored(key, bytes, this.headers) : null;
         if (env) {
           // Stored as it was: compressed again if it was compressed.
           await c.set(key, env.expired(now).stored(env.isCompressed ? 0 : null), 'KEEPTTL', 'XX');

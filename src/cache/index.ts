@@ -16,6 +16,7 @@ export type {
 export type { Duration } from './core/duration';
 export type { KeyPart } from './core/keys';
 export { Envelope } from './core/envelope';
+export { RecentMap } from './core/recent-map';
 export { closeRedisClient, createRedisClient } from './redis/redis-clients';
 export type { RedisClient } from './redis/redis-clients';
 export { CacheMetrics } from './core/cache-metrics';

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CacheRead, CacheResult, CacheService } from '../cache';
+import { CacheRead, CacheResult, CacheService, RecentMap } from '../cache';
 import { sendCached } from './cached-response';
-import { RecentMap } from './recent-map';
 
 /** What an anonymous GET of one URL was answered from: its cached reads, which of them is the body, and headers. */
 export interface Recorded {

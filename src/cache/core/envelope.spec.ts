@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Envelope } from './envelope';
+import { Envelope, HeaderMemo } from './envelope';
 
 const times = { createdAt: 1_000, freshUntil: 2_000, staleUntil: 3_000 };
 
@@ -76,6 +76,43 @@ describe('Envelope', () => {
       expect(Envelope.fromStored('other', stored)).toBeNull();
       expect(Envelope.fromStored('k', Buffer.concat([stored.subarray(0, 2), Buffer.from('not deflate')]))).toBeNull();
       expect(Envelope.fromStored('k', stored.subarray(0, stored.length >> 1))).toBeNull();
+    });
+  });
+
+  describe('with a HeaderMemo', () => {
+    it('reuses the header (and its tag memo) of the very same bytes, and parses anything else', () => {
+      const memo = new HeaderMemo();
+      const env = Envelope.create('k', { n: 1 }, times, [['tag', 3]]);
+      // Fresh copies each time, as Redis replies are.
+      const first = Envelope.decode('k', Buffer.from(env.bytes), memo)!;
+      const again = Envelope.decode('k', Buffer.from(env.bytes), memo)!;
+      expect(again.header).toBe(first.header);
+      expect(again.tagMemo).toBe(first.tagMemo);
+      expect(again.value).toEqual({ n: 1 });
+
+      // Same key, other header bytes (a later write): parsed anew.
+      const later = Envelope.create('k', { n: 1 }, { ...times, freshUntil: 2_500 }, [['tag', 4]]);
+      const changed = Envelope.decode('k', Buffer.from(later.bytes), memo)!;
+      expect(changed.header).not.toBe(first.header);
+      expect(changed.header).toEqual(later.header);
+      expect(changed.tagMemo).not.toBe(first.tagMemo);
+    });
+
+    it('never lets bytes remembered for one key pass for another', () => {
+      const memo = new HeaderMemo();
+      const env = Envelope.create('k', 1, times, []);
+      expect(Envelope.decode('k', Buffer.from(env.bytes), memo)).not.toBeNull();
+      expect(Envelope.decode('other', Buffer.from(env.bytes), memo)).toBeNull();
+    });
+
+    it('keeps a copy of the header bytes, not the buffer they were read from', () => {
+      const memo = new HeaderMemo();
+      const env = Envelope.create('k', 1, times, []);
+      const reply = Buffer.from(env.bytes);
+      const first = Envelope.decode('k', reply, memo)!;
+      reply.fill(0x20, 0, 10); // the socket buffer is reused for something else
+      const again = Envelope.decode('k', Buffer.from(env.bytes), memo)!;
+      expect(again.header).toBe(first.header);
     });
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { RecentMap } from './recent-map';
 
 export const ENVELOPE_SCHEMA = 1;
 
@@ -41,8 +42,6 @@ export class Envelope {
   private isParsed = false;
   /** The weight L1 last counted this entry at (L1's bookkeeping: a field is cheaper than a lookup per hit). */
   weighedAs = 0;
-  /** The tag generation at which this entry's tags were last found fresh (TagVersions' bookkeeping). */
-  tagsFreshAt = -1;
   /** Whether Redis held this entry compressed when it was read (`fromStored`). */
   private readCompressed = false;
 
@@ -50,6 +49,11 @@ export class Envelope {
     readonly header: EnvelopeHeader,
     readonly bytes: Buffer,
     private readonly payloadStart: number,
+    /**
+     * The tag generation at which this entry's tags were last found fresh (TagVersions' bookkeeping); shared by
+     * every envelope decoded from the same header bytes (see HeaderMemo), since they carry the same tag stamps.
+     */
+    readonly tagMemo: { tagsFreshAt: number } = { tagsFreshAt: -1 },
   ) {}
 
   static create(key: string, value: unknown, times: { createdAt: number; freshUntil: number; staleUntil: number }, tags: TagStamp[]): Envelope {
@@ -74,9 +78,9 @@ export class Envelope {
    * Reads what Redis holds (an envelope, or one compressed by `stored`); null when it is not an envelope of this
    * schema for this key, or cannot be inflated.
    */
-  static fromStored(key: string, stored: Buffer): Envelope | null {
+  static fromStored(key: string, stored: Buffer, headers?: HeaderMemo): Envelope | null {
     if (stored[0] !== DEFLATED[0] || stored[1] !== DEFLATED[1]) {
-      return Envelope.decode(key, stored);
+      return Envelope.decode(key, stored, headers);
     }
     let bytes: Buffer;
     try {
@@ -84,18 +88,25 @@ export class Envelope {
     } catch {
       return null;
     }
-    const envelope = Envelope.decode(key, bytes);
+    const envelope = Envelope.decode(key, bytes, headers);
     if (envelope) {
       envelope.readCompressed = true;
     }
     return envelope;
   }
 
-  /** Reads bytes from a tier; null when they are not an envelope of this schema for this key. */
-  static decode(key: string, bytes: Buffer): Envelope | null {
+  /**
+   * Reads bytes from a tier; null when they are not an envelope of this schema for this key. With `headers`, a
+   * header already parsed from the very same bytes for this key is reused instead of parsed again.
+   */
+  static decode(key: string, bytes: Buffer, headers?: HeaderMemo): Envelope | null {
     const newline = bytes.indexOf(0x0a);
     if (newline < 0) {
       return null;
+    }
+    const known = headers?.find(key, bytes, newline);
+    if (known) {
+      return new Envelope(known.header, bytes, newline + 1, known.tagMemo);
     }
     let header: EnvelopeHeader;
     try {
@@ -106,7 +117,9 @@ export class Envelope {
     if (header.v !== ENVELOPE_SCHEMA || header.k !== key) {
       return null;
     }
-    return new Envelope(header, bytes, newline + 1);
+    const envelope = new Envelope(header, bytes, newline + 1);
+    headers?.remember(key, bytes, newline, envelope);
+    return envelope;
   }
 
   /**
@@ -155,6 +168,31 @@ export class Envelope {
     const header = { ...this.header, f: Math.min(this.header.f, now) };
     const head = Buffer.from(`${JSON.stringify(header)}\n`, 'utf8');
     return new Envelope(header, Buffer.concat([head, this.payload]), head.length);
+  }
+}
+
+/**
+ * Envelope headers parsed lately, by key, with the bytes they were parsed from: an entry read from Redis again
+ * with the same header bytes (the usual case: it has not changed) reuses the parse, and the tag verdict memo
+ * that goes with it, instead of a `JSON.parse` and a tag lookup per read. Found only by an exact byte match, so
+ * it can never make a read see anything but what Redis sent. Bounded: see RecentMap.
+ */
+export class HeaderMemo {
+  private readonly seen: RecentMap<string, { bytes: Buffer; header: EnvelopeHeader; tagMemo: { tagsFreshAt: number } }>;
+
+  constructor(perGeneration = 4_096) {
+    this.seen = new RecentMap(perGeneration);
+  }
+
+  find(key: string, bytes: Buffer, headerLength: number): { header: EnvelopeHeader; tagMemo: { tagsFreshAt: number } } | undefined {
+    const known = this.seen.get(key);
+    return known && known.bytes.length === headerLength && known.bytes.compare(bytes, 0, headerLength) === 0 ? known : undefined;
+  }
+
+  remember(key: string, bytes: Buffer, headerLength: number, envelope: Envelope): void {
+    // A copy: `bytes` may be a view into a socket's read buffer, which must not stay alive for this.
+    const copy = Buffer.from(bytes.subarray(0, headerLength));
+    this.seen.set(key, { bytes: copy, header: Object.freeze(envelope.header), tagMemo: envelope.tagMemo });
   }
 }
 
