@@ -567,7 +567,10 @@ function save(reports: ScenarioReport[]): void {
     writeFileSync(join(dir, `${date}-${report.scenario}.json`), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(dir, `${date}-${report.scenario}.md`), markdown(report));
   }
-  writeFileSync(join(dir, `${date}-load-ratios.svg`), ratioChart(reports));
+  // The chart and the README block show a whole run: a run of some scenarios leaves them as they were.
+  if (QUICK || reports.length === SCENARIOS.length) {
+    writeFileSync(join(dir, `${date}-load-ratios.svg`), ratioChart(reports));
+  }
   if (!QUICK && reports.length === SCENARIOS.length) {
     const readme = readFileSync('bench/README.md', 'utf8');
     const start = '<!-- load-results:start -->';
