@@ -175,12 +175,13 @@ export class Envelope {
  * Envelope headers parsed lately, by key, with the bytes they were parsed from: an entry read from Redis again
  * with the same header bytes (the usual case: it has not changed) reuses the parse, and the tag verdict memo
  * that goes with it, instead of a `JSON.parse` and a tag lookup per read. Found only by an exact byte match, so
- * it can never make a read see anything but what Redis sent. Bounded: see RecentMap.
+ * it can never make a read see anything but what Redis sent. Bounded: see RecentMap; at most 20 k headers (a few
+ * hundred bytes each), so a working set of ~7 k entries (the Zipf benchmark's) does not churn through it.
  */
 export class HeaderMemo {
   private readonly seen: RecentMap<string, { bytes: Buffer; header: EnvelopeHeader; tagMemo: { tagsFreshAt: number } }>;
 
-  constructor(perGeneration = 4_096) {
+  constructor(perGeneration = 10_000) {
     this.seen = new RecentMap(perGeneration);
   }
 
