@@ -1,5 +1,5 @@
 import { Histogram, Registry } from 'prom-client';
-import type { CacheMetrics } from '../cache';
+import { CacheMetrics } from '../cache';
 import { counter, followedCounter } from './prom-helpers';
 
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -14,11 +14,8 @@ export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): vo
     'cache_gets_total',
     'Cache reads by namespace, tier (l1, l2, none) and result (hit, miss, stale)',
     ['namespace', 'tier', 'result'],
-    metrics.gets,
-    (key) => {
-      const [result, tier, ...namespace] = key.split('|').reverse();
-      return { namespace: namespace.reverse().join('|'), tier, result };
-    },
+    () => metrics.gets,
+    (key) => CacheMetrics.labelsOfGet(key),
   );
   const loads = counter(
     registry,
@@ -38,7 +35,7 @@ export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): vo
     'cache_stale_served_total',
     'Stale entries served (grace or fail-safe), by namespace',
     ['namespace'],
-    metrics.staleServed,
+    () => metrics.staleServed,
     (namespace) => ({ namespace }),
   );
   const errors = counter(

@@ -39,35 +39,23 @@ export function mirroredCounter(
   help: string,
   read: () => number | null | undefined,
 ): void {
-  let seen = 0;
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      const total = read();
-      if (total === null || total === undefined) {
-        return;
-      }
-      const delta = total >= seen ? total - seen : total;
-      seen = total;
-      if (delta > 0) {
-        this.inc(delta);
-      }
-    },
-  });
+  followedCounter(registry, name, help, [], () => {
+    const total = read();
+    return total === null || total === undefined ? [] : [['', total]];
+  }, () => ({}));
 }
 
 /**
- * A labelled counter that follows running totals kept elsewhere (a Map of totals by key), read at scrape time:
- * for counts bumped on a hot path, where a prom-client `inc` per event would cost more than the event.
+ * A labelled counter that follows running totals kept elsewhere, by key (each key names its labels), read at
+ * scrape time: for counts bumped on a hot path, where a prom-client `inc` per event would cost more than the
+ * event. A total that went down starts over, as in `mirroredCounter`.
  */
 export function followedCounter<L extends string>(
   registry: Registry,
   name: string,
   help: string,
   labelNames: L[],
-  totals: ReadonlyMap<string, number>,
+  totals: () => Iterable<readonly [key: string, total: number]>,
   labelsOf: (key: string) => Record<L, string>,
 ): void {
   const seen = new Map<string, number>();
@@ -77,11 +65,12 @@ export function followedCounter<L extends string>(
     labelNames,
     registers: [registry],
     collect() {
-      for (const [key, total] of totals) {
-        const delta = total - (seen.get(key) ?? 0);
+      for (const [key, total] of totals()) {
+        const before = seen.get(key) ?? 0;
+        const delta = total >= before ? total - before : total;
+        seen.set(key, total);
         if (delta > 0) {
           this.inc(labelsOf(key), delta);
-          seen.set(key, total);
         }
       }
     },

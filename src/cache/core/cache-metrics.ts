@@ -40,6 +40,13 @@ export class CacheMetrics {
     }
   }
 
+  /** The labels a key of `gets` stands for (the inverse of `getKey`). */
+  static labelsOfGet(key: string): { namespace: string; tier: string; result: string } {
+    const at = key.lastIndexOf('|');
+    const before = key.lastIndexOf('|', at - 1);
+    return { namespace: key.slice(0, before), tier: key.slice(before + 1, at), result: key.slice(at + 1) };
+  }
+
   /** `namespace|tier|result`, built once per namespace: a get is counted on every cache hit. */
   private getKey(namespace: string, tier: Tier, result: GetResult): string {
     let keys = this.getKeys.get(namespace);
