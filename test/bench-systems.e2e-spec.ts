@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Cache } from 'cache-manager';
 import { createPeerApp } from '../bench/peers/cache-manager-app';
 import { createCeilingApp } from '../bench/peers/ceiling';
+import { createFloorApp } from '../bench/peers/fastify-floor';
 import { createCharacter, createUser } from './support/fixtures';
 import { OwnRedis } from './support/redis-server';
 import { bootTestApp, TestApp } from './support/test-app';
@@ -82,5 +83,22 @@ describe('bench systems', () => {
       expect(await answer(ceiling, path)).toEqual({ status: 200, body: pages[path] });
     }
     expect((await answer(ceiling, '/characters?mode=all&page=2&limit=20')).status).toBe(404);
+  });
+
+  it('the floor (Fastify alone) answers each path with the page it was given, as JSON, and 404 for any other', async () => {
+    const pages = Object.fromEntries(
+      await Promise.all(paths.map(async (path) => [path, (await t.http.get(path)).body] as const)),
+    );
+    const floor = createFloorApp(pages);
+    closers.push(() => floor.close());
+    for (const path of paths) {
+      const res = await floor.inject({ method: 'GET', url: path });
+      expect({ status: res.statusCode, type: res.headers['content-type'], body: res.json<unknown>() }).toEqual({
+        status: 200,
+        type: 'application/json; charset=utf-8',
+        body: pages[path],
+      });
+    }
+    expect((await floor.inject({ method: 'GET', url: '/characters?mode=all&page=2&limit=20' })).statusCode).toBe(404);
   });
 });

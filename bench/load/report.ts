@@ -7,6 +7,7 @@ export interface Sample extends LoadResult {
   system: SystemId;
   /** Statements the system sent PostgreSQL during the measured run (see PgCountProxy). */
   dbStatements: number;
+  /** Peak resident memory of the server during the sample (warm-up included). */
   rssBytes: number;
   redisUsedMemory: number | null;
   /**
@@ -119,7 +120,7 @@ const times = (r: number | null) => (r === null ? '–' : `${r.toFixed(2)} ×`);
 
 export function markdown(report: ScenarioReport): string {
   const extraKeys = [...new Set(report.systems.flatMap((s) => Object.keys(s.extra)))];
-  const header = ['system', 'req/s', 'p50 ms', 'p99 ms', 'hit ratio', 'db statements/req', 'Redis used_memory', 'server RSS', 'server CPU', 'harness CPU', 'non-2xx', '× ceiling', '× peer', 'p99 × ceiling', ...extraKeys];
+  const header = ['system', 'req/s', 'p50 ms', 'p99 ms', 'hit ratio', 'db statements/req', 'Redis used_memory', 'server peak RSS', 'server CPU', 'harness CPU', 'non-2xx', '× ceiling', '× peer', 'p99 × ceiling', ...extraKeys];
   const rows = report.systems.map((s) => [
     s.label,
     fmt(s.rps),
@@ -148,7 +149,7 @@ export function markdown(report: ScenarioReport): string {
 
 /** Bars of every system's req/s as a multiple of the ceiling, one group per scenario; the targets as lines. */
 export function ratioChart(reports: ScenarioReport[]): string {
-  const colours: Record<string, string> = { ceiling: '#9e9e9e', nocache: '#e57373', peer: '#ffb74d', 'ours-redis': '#64b5f6', 'ours-l1': '#1565c0' };
+  const colours: Record<string, string> = { floor: '#d6d6d6', ceiling: '#9e9e9e', nocache: '#e57373', peer: '#ffb74d', 'ours-redis': '#64b5f6', 'ours-l1': '#1565c0' };
   const groups = reports.filter((r) => r.systems.some((s) => s.vsCeiling !== null));
   const barH = 16;
   const left = 310;

@@ -1,11 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { freePort, OwnRedis } from '../../test/support/redis-server';
 import { benchUrl } from './database';
 import { PgCountProxy } from './pg-count-proxy';
 
-export type SystemId = 'ceiling' | 'nocache' | 'peer' | 'ours-redis' | 'ours-l1';
+export type SystemId = 'floor' | 'ceiling' | 'nocache' | 'peer' | 'ours-redis' | 'ours-l1';
 
 export interface SystemSpec {
   id: SystemId;
@@ -17,6 +17,7 @@ export interface SystemSpec {
 }
 
 export const SYSTEMS: SystemSpec[] = [
+  { id: 'floor', label: 'floor: Fastify alone, pre-serialized page', redis: false, full: false },
   { id: 'ceiling', label: 'ceiling: Nest + Fastify, constant page', redis: false, full: false },
   { id: 'nocache', label: 'no cache (this service, CACHE_ENABLED=false)', redis: false, full: true },
   { id: 'peer', label: 'peer: @nestjs/cache-manager + @keyv/redis', redis: true, full: false },
@@ -76,7 +77,8 @@ export class Server {
     const port = await freePort();
     const env = environment(spec, port, redis, db.port, options);
     const script =
-      spec.id === 'ceiling' ? 'dist-bench/bench/peers/ceiling.js'
+      spec.id === 'floor' ? 'dist-bench/bench/peers/fastify-floor.js'
+      : spec.id === 'ceiling' ? 'dist-bench/bench/peers/ceiling.js'
       : spec.id === 'peer' ? 'dist-bench/bench/peers/cache-manager-app.js'
       : 'dist/main.js';
     const node = [
@@ -114,14 +116,26 @@ export class Server {
     }
   }
 
-  /** Resident set size of the server process, from /proc (bytes; 0 where /proc is missing). */
-  rssBytes(): number {
+  /**
+   * The most resident memory the server process has held since `resetPeakRss` (VmHWM in /proc; bytes, 0 where
+   * /proc is missing): what a container memory limit has to allow, not just where the run happened to end.
+   */
+  peakRssBytes(): number {
     try {
       const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+      const kb = /VmHWM:\s+(\d+) kB/.exec(status);
       return kb ? Number(kb[1]) * 1024 : 0;
     } catch {
       return 0;
+    }
+  }
+
+  /** Starts a new peak: writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+; ignored elsewhere). */
+  resetPeakRss(): void {
+    try {
+      writeFileSync(`/proc/${this.pid}/clear_refs`, '5');
+    } catch {
+      // No /proc, or not allowed: the peak then counts from the process start.
     }
   }
 
@@ -180,7 +194,7 @@ export class Server {
 
   private async waitUntilServing(): Promise<void> {
     const deadline = Date.now() + 60_000;
-    const probe = this.spec.id === 'ceiling' ? '/__ping' : this.spec.id === 'peer' ? '/characters/featured' : '/health/live';
+    const probe = this.spec.id === 'ceiling' || this.spec.id === 'floor' ? '/__ping' : this.spec.id === 'peer' ? '/characters/featured' : '/health/live';
     while (Date.now() < deadline) {
       if (this.exitCode !== null) {
         throw new Error(`${this.spec.id} exited with ${this.exitCode} while starting:\n${this.stderr}`);
@@ -222,7 +236,7 @@ function environment(spec: SystemSpec, port: number, redis: OwnRedis | null, dbP
     CDN_BASE_URL: 'https://cdn.bench.invalid',
     CDN_SIGNING_KEY: options.secrets.jwtSecret.split('').reverse().join(''),
   };
-  if (spec.id === 'ceiling') {
+  if (spec.id === 'ceiling' || spec.id === 'floor') {
     return { ...base, CEILING_PAGES: options.ceilingPages };
   }
   if (spec.id === 'peer') {
