@@ -12,6 +12,7 @@ export const ROWS = [
   { id: 'l2-hit', group: 'l2-hit', title: '3. L2 hit: getOrSet, Redis only' },
   { id: 'l2-miss', group: 'l2-miss', title: '4. L2 getOrSet miss → load → set (new key)' },
   { id: 'l2-set', group: 'l2-set', title: '5. set (Redis)' },
+  { id: 'tiered-set', group: 'tiered-set', title: '5b. set, L1 + Redis (+ bus where there is one)' },
   { id: 'raw-get', group: 'l2-hit', title: '6. raw ioredis getBuffer (L2 floor)' },
   { id: 'raw-get-parse', group: 'l2-hit', title: '6b. raw getBuffer + JSON.parse' },
 ] as const;
@@ -130,7 +131,7 @@ function ours(s: Systems, p: Payload): Case[] {
     const key = () => cacheKey(row, p.label);
     const tier = row === 'l2-hit' ? 'l2' : 'l1';
     const hits =
-      row === 'l2-miss' || row === 'l2-set' ? undefined : () => service.metrics.count(row, tier, 'hit');
+      row === 'l2-miss' || row === 'l2-set' || row === 'tiered-set' ? undefined : () => service.metrics.count(row, tier, 'hit');
     cases.push(caseOf('ours', row, setup, p, f, { hits, ...build(f, key) }));
   };
   const hit = (f: Fixture, service: CacheService, key: () => CacheKey) => {
@@ -173,6 +174,15 @@ function ours(s: Systems, p: Payload): Case[] {
       op,
       next: () => f.fresh(),
       prepare: writePrepare(f, 'ours', 'l2-set', op, () => s.ours.l2Only.get(key())),
+    };
+  });
+  // What a deployment of several instances runs: the set also tells the others to drop their L1 copies.
+  add('tiered-set', s.ours.tiered, 'CacheService, default config + Redis (bus)', (f, key) => {
+    const op = () => s.ours.tiered.set(key(), f.value, { ttl: WRITE_TTL_MS });
+    return {
+      op,
+      next: () => f.fresh(),
+      prepare: writePrepare(f, 'ours', 'tiered-set', op, () => s.ours.tiered.get(key())),
     };
   });
   return cases;
@@ -236,6 +246,14 @@ function bento(s: Systems, p: Payload): Case[] {
       prepare: writePrepare(f, 'bentocache', 'l2-set', op, () => stores.redis.get({ key })),
     };
   });
+  add('tiered-set', `${memorySetup} + redisDriver + redisBusDriver`, (f, key) => {
+    const op = () => stores.tiered.set({ key, value: f.value, ttl: WRITE_TTL_MS });
+    return {
+      op,
+      next: () => f.fresh(),
+      prepare: writePrepare(f, 'bentocache', 'tiered-set', op, () => stores.tiered.get({ key })),
+    };
+  });
   return cases;
 }
 
@@ -290,6 +308,14 @@ function cacheManager(s: Systems, p: Payload): Case[] {
       op,
       next: () => f.fresh(),
       prepare: writePrepare(f, 'cache-manager', 'l2-set', op, () => s.cm.redis.get(key)),
+    };
+  });
+  add('tiered-set', `[${memorySetup}, @keyv/redis] (no bus)`, (f, key) => {
+    const op = () => s.cm.tiered.set(key, f.value, WRITE_TTL_MS);
+    return {
+      op,
+      next: () => f.fresh(),
+      prepare: writePrepare(f, 'cache-manager', 'tiered-set', op, () => s.cm.tiered.get(key)),
     };
   });
   return cases;
