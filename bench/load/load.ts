@@ -24,6 +24,7 @@ export interface LoadOptions {
 export interface LoadResult {
   requests: number;
   rps: number;
+  /** Of 2xx answers, in ms as measured (not rounded to whole ms as autocannon's own figures are). */
   p50: number;
   p99: number;
   max: number;
@@ -39,6 +40,30 @@ export interface LoadResult {
 }
 
 const NO_HEADERS: Record<string, string> = {};
+
+/** Latencies in ms, unrounded: a growing Float64Array (8 bytes per answer, ~5 MB for a 10 s round at 60 k req/s). */
+export class Latencies {
+  private values = new Float64Array(1 << 16);
+  private n = 0;
+
+  add(ms: number): void {
+    if (this.n === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.n++] = ms;
+  }
+
+  /** The nearest-rank quantile (q in 0..1); 0 when nothing was recorded. */
+  quantile(q: number): number {
+    if (this.n === 0) {
+      return 0;
+    }
+    const sorted = this.values.subarray(0, this.n).sort();
+    return sorted[Math.min(this.n - 1, Math.max(0, Math.ceil(q * this.n) - 1))];
+  }
+}
 
 interface Context {
   planned?: Planned;
@@ -90,6 +115,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       },
     ],
   } as autocannon.Options) as unknown as autocannon.Instance & PromiseLike<autocannon.Result>;
+  // Autocannon's histogram keeps whole milliseconds; at 50 k req/s every p99 is 1 or 2 ms, and a ratio of two
+  // p99s is then 0.5, 1 or 2 by rounding alone. Keep each 2xx latency as measured (autocannon's own timing).
+  const latencies = new Latencies();
+  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+    if (status >= 200 && status < 300) {
+      latencies.add(ms);
+    }
+  });
   if (process.stderr.isTTY) {
     autocannon.track(instance, { renderProgressBar: true, renderResultsTable: false, renderLatencyTable: false, progressBarString: `${options.title} [:bar] :percent` });
   }
@@ -97,8 +130,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   return {
     requests: result.requests.total,
     rps: result.requests.total / (result.duration || 1),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    p50: latencies.quantile(0.5),
+    p99: latencies.quantile(0.99),
     max: result.latency.max,
     non2xx: result.non2xx,
     errors: result.errors,

@@ -124,8 +124,8 @@ export function markdown(report: ScenarioReport): string {
   const rows = report.systems.map((s) => [
     s.label,
     fmt(s.rps),
-    fmt(s.p50, 1),
-    fmt(s.p99, 1),
+    fmt(s.p50, 2),
+    fmt(s.p99, 2),
     pct(s.hitRatio),
     fmt(s.dbPerRequest, 3),
     mb(s.redisUsedMemory),
