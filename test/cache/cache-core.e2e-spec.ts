@@ -128,6 +128,18 @@ describe('cache engine on a real Redis', () => {
     expect(b.metrics.busMessagesIn).toBeGreaterThan(heard);
   });
 
+  it('ignores its own bus messages: a set keeps its own L1 copy, and only the other instance hears it', async () => {
+    const key = cacheKey('things', 'own-message');
+    await a.set(key, { n: 1 }, { ttl: '1m' });
+    await b.getOrSet(key, async () => ({ n: 0 }), { ttl: '1m' });
+    const [ownHeard, otherHeard] = [a.metrics.busMessagesIn, b.metrics.busMessagesIn];
+    await a.set(key, { n: 2 }, { ttl: '1m' });
+    await eventually(() => b.metrics.busMessagesIn > otherHeard, 1_000);
+    expect(a.metrics.busMessagesIn).toBe(ownHeard);
+    expect(await a.fetch(key, async () => ({ n: -1 }), { ttl: '1m' })).toMatchObject({ source: 'l1', value: { n: 2 } });
+    expect(await b.getOrSet(key, async () => ({ n: -1 }), { ttl: '1m' })).toEqual({ n: 2 });
+  });
+
   it('invalidates every entry of a tag, on both instances, with Redis work that does not grow with the entries', async () => {
     let version = 1;
     const many = Array.from({ length: 200 }, (_, i) => cacheKey('tagged', i));

@@ -27,6 +27,8 @@ export class CacheBus {
   private connected = false;
   private everConnected = false;
   private stopping = false;
+  /** How every message this instance publishes starts (`publish` puts the origin first). */
+  private readonly ownStart: string;
 
   constructor(
     private readonly subscriber: RedisClient,
@@ -36,7 +38,9 @@ export class CacheBus {
     private readonly handlers: BusHandlers,
     private readonly metrics: CacheMetrics,
     private readonly log: RateLimitedLogger,
-  ) {}
+  ) {
+    this.ownStart = `{"o":${JSON.stringify(instanceId)},`;
+  }
 
   get isConnected(): boolean {
     return this.connected;
@@ -86,6 +90,10 @@ export class CacheBus {
   }
 
   private receive(raw: string): void {
+    // Redis delivers our own messages back to us: drop them before paying for a parse.
+    if (raw.startsWith(this.ownStart)) {
+      return;
+    }
     let message: BusMessage;
     try {
       message = JSON.parse(raw) as BusMessage;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Envelope, HeaderMemo } from './envelope';
 
 const times = { createdAt: 1_000, freshUntil: 2_000, staleUntil: 3_000 };
@@ -25,6 +25,31 @@ describe('Envelope', () => {
     expect(Envelope.decode('other', env.bytes)).toBeNull();
     expect(Envelope.decode('k', Buffer.from('not an envelope'))).toBeNull();
     expect(Envelope.decode('k', Buffer.from('{"v":999,"k":"k"}\n1'))).toBeNull();
+  });
+
+  it('writes the header and the payload as one buffer, multi-byte text included, hashing the payload bytes', () => {
+    const value = { name: 'Zoë 龍 🐉', text: 'é'.repeat(300) };
+    const env = Envelope.create('k', value, times, [['tag:ünï', 2]]);
+    const newline = env.bytes.indexOf(0x0a);
+    expect(newline).toBe(env.bytes.length - env.payload.length - 1);
+    expect(JSON.parse(env.bytes.toString('utf8', 0, newline))).toEqual(env.header);
+    expect(env.payload.toString('utf8')).toBe(JSON.stringify(value));
+    expect(env.header.h).toBe(createHash('sha1').update(env.payload).digest('base64url').slice(0, 22));
+    expect(Envelope.decode('k', Buffer.from(env.bytes))!.value).toEqual(value);
+  });
+
+  it('freezes a value given to it once it is shared, not before', () => {
+    const mine = { list: [1] };
+    const env = Envelope.create('k', mine, times, []);
+    // Kept by nobody yet (a set on an instance without L1): the caller's object stays the caller's.
+    expect(Object.isFrozen(mine)).toBe(false);
+    env.share();
+    expect(Object.isFrozen(mine)).toBe(true);
+    expect(Object.isFrozen(mine.list)).toBe(true);
+
+    const handedOut = { list: [2] };
+    expect(Envelope.create('k', handedOut, times, []).value).toBe(handedOut);
+    expect(Object.isFrozen(handedOut.list)).toBe(true);
   });
 
   it('hands out a frozen value, so one caller cannot change what the next one gets', () => {

@@ -9,6 +9,17 @@ function fromRedis(key: string, value: unknown): Envelope {
 }
 
 describe('L1Store', () => {
+  it('freezes a value it keeps, so the caller that stored it cannot change what later readers get', () => {
+    const value = { nested: { n: 1 } };
+    const l1 = new L1Store(1_000_000);
+    l1.set('k', Envelope.create('k', value, times(), []), Date.now());
+    expect(Object.isFrozen(value.nested)).toBe(true);
+
+    const off = { nested: { n: 1 } };
+    new L1Store(0).set('k', Envelope.create('k', off, times(), []), Date.now());
+    expect(Object.isFrozen(off)).toBe(false);
+  });
+
   it('weighs an entry again once its value has been parsed', () => {
     const l1 = new L1Store(10_000_000);
     const env = fromRedis('k', { text: 'x'.repeat(5_000) });

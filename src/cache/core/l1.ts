@@ -43,6 +43,7 @@ export class L1Store {
     // No per-entry TTL in the LRU: every read already judges the envelope's own times (an entry past its stale
     // period is 'unusable' and deleted then), and an LRU TTL costs a clock read and a staleness check per get.
     if (this.lru && envelope.header.s > now) {
+      envelope.share();
       this.lru.set(key, envelope);
     }
   }
