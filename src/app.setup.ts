@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import multipart from '@fastify/multipart';
 import type { FastifyBodyParser } from 'fastify';
 import { HttpStatus } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
@@ -15,6 +14,7 @@ import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { createValidationPipe } from './common/errors/validation';
 import { appConfig, LoggingConfig, StorageConfig } from './config';
 import { ResponseReplay } from './http-cache/response-replay';
+import { multipartForUploads } from './images/multipart-plugin';
 import { ROOT_LOGGER } from './logging/logging.module';
 import { completedRequestLine, requestId } from './logging/request-log';
 
@@ -64,7 +64,7 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
   }
   early.replay = replay;
   const storage = config.getOrThrow<StorageConfig>('storage');
-  await app.register(multipart, {
+  await app.register(multipartForUploads, {
     limits: { fileSize: storage.maxUploadBytes, files: 1, fields: 10, parts: 11, fieldSize: 4096 },
   });
   if (storage.serveLocal) {
