@@ -4,13 +4,20 @@ export type GetResult = 'hit' | 'miss' | 'stale';
 export type Tier = 'l1' | 'l2' | 'none';
 export type RedisErrorKind = 'timeout' | 'connection' | 'command' | 'skipped';
 
+const TIERS: readonly Tier[] = ['l1', 'l2', 'none'];
+const RESULTS: readonly GetResult[] = ['hit', 'miss', 'stale'];
+const SLOT: Record<Tier, Record<GetResult, number>> = {
+  l1: { hit: 0, miss: 1, stale: 2 },
+  l2: { hit: 3, miss: 4, stale: 5 },
+  none: { hit: 6, miss: 7, stale: 8 },
+};
+const SLOTS = 9;
+
 /**
  * Counters for the metrics module, labelled only by bounded values: namespaces (declared in code), tiers,
  * results, error kinds. Never by key, id or user.
  */
 export class CacheMetrics {
-  /** Reads by `namespace|tier|result`, counted on every read: the metrics module reads the totals when scraped. */
-  readonly gets = new Map<string, number>();
   readonly loads = new Map<string, number>();
   readonly loadErrors = new Map<string, number>();
   readonly loadSeconds = new Map<string, number[]>();
@@ -25,7 +32,8 @@ export class CacheMetrics {
   l1Bytes = 0;
   l1Entries = 0;
   redisUp = false;
-  private readonly getKeys = new Map<string, Record<Tier, Record<GetResult, string>>>();
+  /** Reads per namespace, one slot per tier and result (see SLOT): a read is counted on every cache hit. */
+  private readonly reads = new Map<string, Float64Array>();
   private readonly listeners: ((event: string, labels: Record<string, string>, value: number) => void)[] = [];
 
   /** For the metrics module: called on every counted event except reads (see `gets`, `staleServed`). */
@@ -34,28 +42,41 @@ export class CacheMetrics {
   }
 
   get(namespace: string, tier: Tier, result: GetResult): void {
-    bump(this.gets, this.getKey(namespace, tier, result));
+    let slots = this.reads.get(namespace);
+    if (!slots) {
+      slots = new Float64Array(SLOTS);
+      this.reads.set(namespace, slots);
+    }
+    slots[SLOT[tier][result]]++;
     if (result === 'stale') {
       bump(this.staleServed, namespace);
     }
   }
 
-  /** The labels a key of `gets` stands for (the inverse of `getKey`). */
+  /**
+   * Reads by `namespace|tier|result` (those seen at least once), for the metrics module and the health sampler
+   * when they look: built on demand, so a read costs one lookup and an increment.
+   */
+  get gets(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [namespace, slots] of this.reads) {
+      for (const tier of TIERS) {
+        for (const result of RESULTS) {
+          const count = slots[SLOT[tier][result]];
+          if (count > 0) {
+            out.set(`${namespace}|${tier}|${result}`, count);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The labels a key of `gets` stands for. */
   static labelsOfGet(key: string): { namespace: string; tier: string; result: string } {
     const at = key.lastIndexOf('|');
     const before = key.lastIndexOf('|', at - 1);
     return { namespace: key.slice(0, before), tier: key.slice(before + 1, at), result: key.slice(at + 1) };
-  }
-
-  /** `namespace|tier|result`, built once per namespace: a get is counted on every cache hit. */
-  private getKey(namespace: string, tier: Tier, result: GetResult): string {
-    let keys = this.getKeys.get(namespace);
-    if (!keys) {
-      const results = (t: Tier) => ({ hit: `${namespace}|${t}|hit`, miss: `${namespace}|${t}|miss`, stale: `${namespace}|${t}|stale` });
-      keys = { l1: results('l1'), l2: results('l2'), none: results('none') };
-      this.getKeys.set(namespace, keys);
-    }
-    return keys[tier][result];
   }
 
   load(namespace: string, seconds: number, ok: boolean): void {
@@ -78,7 +99,7 @@ export class CacheMetrics {
   }
 
   count(namespace: string, tier: Tier, result: GetResult): number {
-    return this.gets.get(`${namespace}|${tier}|${result}`) ?? 0;
+    return this.reads.get(namespace)?.[SLOT[tier][result]] ?? 0;
   }
 
   private emit(event: string, labels: Record<string, string>, value = 1): void {

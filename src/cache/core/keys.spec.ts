@@ -36,6 +36,20 @@ describe('cache keys', () => {
     );
   });
 
+  it('keys a number as its decimal text, encoded where that text needs it', () => {
+    expect(encodeKeyPart(12_345)).toBe('12345');
+    expect(encodeKeyPart(-7)).toBe('-7');
+    expect(encodeKeyPart(1.5)).toBe('1.5');
+    expect(encodeKeyPart(1e21)).toBe('1e%2B21');
+    expect(encodeKeyPart(12_345)).toBe(encodeKeyPart('12345'));
+    fc.assert(
+      fc.property(fc.double(), (n) => {
+        expect(encodeKeyPart(n)).not.toMatch(RAW_FORBIDDEN);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
   it('treats visually equal input as one key (NFC)', () => {
     expect(encodeKeyPart('e\u0301')).toBe(encodeKeyPart('\u00e9'));
   });
