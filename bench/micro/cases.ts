@@ -138,6 +138,10 @@ function ours(s: Systems, p: Payload): Case[] {
     const op = () => service.getOrSet(key(), f.loader, { ttl: HOUR_MS });
     return { op, prepare: hitPrepare(f, 'ours', key().namespace as RowId, op) };
   };
+  const set = (f: Fixture, service: CacheService, key: () => CacheKey) => {
+    const op = () => service.set(key(), f.value, { ttl: WRITE_TTL_MS });
+    return { op, next: () => f.fresh(), prepare: writePrepare(f, 'ours', key().namespace as RowId, op, () => service.get(key())) };
+  };
   add('l1-hit', s.ours.l1Only, 'CacheService, redis: null', (f, key) => ({
     ...hit(f, s.ours.l1Only, key),
     batch: HIT_BATCH,
@@ -168,23 +172,9 @@ function ours(s: Systems, p: Payload): Case[] {
       prepare: writePrepare(f, 'ours', 'l2-miss', op, () => s.ours.l2Only.get(key())),
     };
   });
-  add('l2-set', s.ours.l2Only, 'CacheService, l1MaxBytes: 0', (f, key) => {
-    const op = () => s.ours.l2Only.set(key(), f.value, { ttl: WRITE_TTL_MS });
-    return {
-      op,
-      next: () => f.fresh(),
-      prepare: writePrepare(f, 'ours', 'l2-set', op, () => s.ours.l2Only.get(key())),
-    };
-  });
+  add('l2-set', s.ours.l2Only, 'CacheService, l1MaxBytes: 0', (f, key) => set(f, s.ours.l2Only, key));
   // What a deployment of several instances runs: the set also tells the others to drop their L1 copies.
-  add('tiered-set', s.ours.tiered, 'CacheService, default config + Redis (bus)', (f, key) => {
-    const op = () => s.ours.tiered.set(key(), f.value, { ttl: WRITE_TTL_MS });
-    return {
-      op,
-      next: () => f.fresh(),
-      prepare: writePrepare(f, 'ours', 'tiered-set', op, () => s.ours.tiered.get(key())),
-    };
-  });
+  add('tiered-set', s.ours.tiered, 'CacheService, default config + Redis (bus)', (f, key) => set(f, s.ours.tiered, key));
   return cases;
 }
 
