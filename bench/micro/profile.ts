@@ -4,8 +4,9 @@ import { payloads } from './payloads';
 import { createSystems } from './systems';
 
 /**
- * Runs one case in a loop, for a CPU profile of just that path:
- *   node --cpu-prof --cpu-prof-dir=bench/results/profiles --import tsx bench/micro/profile.ts <row> <payload> [system] [seconds]
+ * Runs one case in a loop, for a CPU profile of just that path (compiled as `npm run bench:micro` compiles it):
+ *   npx tsc -p bench/micro/tsconfig.json
+ *   node --cpu-prof --cpu-prof-dir=.scratch/profiles dist-bench/bench/micro/profile.js <row> <payload> [system] [seconds]
  * e.g. `l1-hit 1KB ours 5`. Prints the op rate; open the .cpuprofile in Chrome DevTools or speedscope.
  */
 async function main(): Promise<void> {

@@ -17,6 +17,11 @@ export interface CodeState {
   /** Fingerprint of uncommitted changes under src/cache (null when clean): runs with different values measured different code. */
   srcCacheDiffSha1: string | null;
   srcCacheDirtyFiles: string[];
+  /**
+   * How the engine ran: `tsc` output (as the service ships; `npm run bench:micro`), or through tsx's on-the-fly
+   * transform, which adds a `__name()` call per function our code creates. Runs before this field were all tsx.
+   */
+  runner?: 'tsc' | 'tsx';
 }
 
 export interface Run {
@@ -213,8 +218,10 @@ export function bestRun(runs: Run[]): Run {
   return (valid.length ? valid : runs).reduce((a, b) => (level(b) < level(a) ? b : a));
 }
 
+const runner = (run: Run) => run.code.runner ?? 'tsx';
+
 const sameCode = (a: Run, b: Run) =>
-  a.code.srcCacheTree === b.code.srcCacheTree && a.code.srcCacheDiffSha1 === b.code.srcCacheDiffSha1;
+  a.code.srcCacheTree === b.code.srcCacheTree && a.code.srcCacheDiffSha1 === b.code.srcCacheDiffSha1 && runner(a) === runner(b);
 
 /** Written after each run: the day's runs of the engine just measured (other versions of it are left out). */
 export function markdown(file: ResultsFile, payloadBytes: Record<string, number>): string {
@@ -243,7 +250,8 @@ export function markdown(file: ResultsFile, payloadBytes: Record<string, number>
     `Code measured: commit ${run.code.commit}, src/cache tree ${run.code.srcCacheTree}` +
       (run.code.srcCacheDiffSha1
         ? ` plus uncommitted changes in src/cache (diff sha1 ${run.code.srcCacheDiffSha1}: ${run.code.srcCacheDirtyFiles.join(', ')}).`
-        : ', src/cache clean.'),
+        : ', src/cache clean.') +
+      (runner(run) === 'tsc' ? ' Run as compiled by tsc (as the service ships).' : ' Run through tsx (its transform, not tsc output).'),
     '',
   ];
   for (const p of payloads) {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OwnRedis } from '../../test/support/redis-server';
 import { buildCases, ROWS } from './cases';
@@ -115,6 +115,9 @@ async function quiet(probe: Parameters<typeof redisCommands>[0]): Promise<void> 
   }
 }
 
+/** `npm run bench:micro` runs tsc's output (this file as .js); `tsx bench/micro/run.ts` still works, and says so. */
+const RUNNER = __filename.endsWith('.js') ? 'tsc' : 'tsx';
+
 /** Which code was measured: src/cache may hold uncommitted work, so its diff is fingerprinted too. */
 function codeState(): CodeState {
   const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
@@ -126,15 +129,21 @@ function codeState(): CodeState {
       srcCacheTree: git('rev-parse', '--short', 'HEAD:src/cache'),
       srcCacheDiffSha1: diff ? createHash('sha1').update(diff).digest('hex').slice(0, 12) : null,
       srcCacheDirtyFiles: dirty ? dirty.split('\n').map((l) => l.slice(3)) : [],
+      runner: RUNNER,
     };
   } catch {
-    return { commit: 'unknown', srcCacheTree: 'unknown', srcCacheDiffSha1: null, srcCacheDirtyFiles: [] };
+    return { commit: 'unknown', srcCacheTree: 'unknown', srcCacheDiffSha1: null, srcCacheDirtyFiles: [], runner: RUNNER };
   }
+}
+
+/** The checkout this file is in: run from `dist-bench/bench/micro` (as `npm run bench:micro` does) or from source. */
+function repoRoot(from: string): string {
+  return existsSync(join(from, 'package.json')) ? from : repoRoot(dirname(from));
 }
 
 function save(machine: Machine, run: Run, bytes: Record<string, number>): void {
   const date = run.startedAt.slice(0, 10);
-  const dir = join(__dirname, '..', 'results');
+  const dir = join(repoRoot(__dirname), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const jsonPath = join(dir, `${date}-micro.json`);
   const previous = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as ResultsFile) : null;
