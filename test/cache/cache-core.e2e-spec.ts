@@ -288,6 +288,26 @@ describe('cache engine on a real Redis', () => {
     expect(await b.get(cacheKey('batch', 4))).toBe('loaded 4');
   });
 
+  it('keeps in L1 bytes of its own, never a view into a larger reply buffer that would stay alive with it', async () => {
+    // ioredis hands back each value of an MGET as a slice of the whole reply (or of a socket read): an L1 entry
+    // holding that slice would keep every other value of the reply in memory, outside L1's byte budget.
+    const keys = Array.from({ length: 40 }, (_, i) => cacheKey('owned', i));
+    const card = (i: number) => ({ i, text: 'x'.repeat(10_000) });
+    await Promise.all(keys.map((key, i) => b.set(key, card(i), { ttl: '1m' })));
+    expect(await a.getMany(keys, async () => [], { ttl: '1m' })).toEqual(keys.map((_, i) => card(i)));
+    const single = cacheKey('owned', 'single');
+    await b.set(single, card(-1), { ttl: '1m' });
+    expect(await a.get(single)).toEqual(card(-1));
+    for (const key of [...keys, single]) {
+      const held = await a.fetch(key, async () => null, { ttl: '1m' });
+      expect(held.source).toBe('l1');
+      expect(held.envelope!.bytes.buffer.byteLength).toBe(held.envelope!.bytes.length);
+    }
+    // What this instance writes itself is sized exactly too (no slice of Node's shared 8 KB pool).
+    const own = await a.fetch(cacheKey('owned', 'written'), async () => ({ small: true }), { ttl: '1m' });
+    expect(own.envelope!.bytes.buffer.byteLength).toBe(own.envelope!.bytes.length);
+  });
+
   it('clears its L1 when its bus connection is killed and comes back', async () => {
     const key = cacheKey('reconnect', 1);
     await b.getOrSet(key, async () => 'cached', { ttl: '1m' });

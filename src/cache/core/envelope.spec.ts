@@ -67,6 +67,24 @@ describe('Envelope', () => {
     expect(expired.header.s).toBe(3_000);
   });
 
+  it('owns exactly sized bytes once asked, copying only a slice of a larger buffer', () => {
+    const created = Envelope.create('k', { small: true }, times, []);
+    expect(created.bytes.buffer.byteLength).toBe(created.bytes.length);
+    expect(created.expired(1_500).bytes.buffer.byteLength).toBe(created.expired(1_500).bytes.length);
+    const before = created.bytes;
+    created.own();
+    expect(created.bytes).toBe(before);
+
+    // As a Redis reply arrives: next to other replies in one buffer.
+    const reply = Buffer.concat([Buffer.from('$9999\r\n'), created.bytes, Buffer.from('\r\n$3\r\nxyz\r\n')]);
+    const read = Envelope.decode('k', reply.subarray(7, 7 + created.bytes.length))!;
+    expect(read.bytes.buffer.byteLength).toBeGreaterThan(read.bytes.length);
+    read.own();
+    expect(read.bytes.buffer.byteLength).toBe(read.bytes.length);
+    expect(read.bytes.equals(created.bytes)).toBe(true);
+    expect(read.value).toEqual({ small: true });
+  });
+
   describe('stored in Redis', () => {
     const page = { items: Array.from({ length: 12 }, (_, i) => ({ id: i, url: `https://cdn.example/images/${i}.png`, nsfw: false })) };
 

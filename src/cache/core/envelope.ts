@@ -52,7 +52,7 @@ export class Envelope {
 
   private constructor(
     readonly header: EnvelopeHeader,
-    readonly bytes: Buffer,
+    private ownBytes: Buffer,
     private readonly payloadStart: number,
     /**
      * The tag generation at which this entry's tags were last found fresh (TagVersions' bookkeeping); shared by
@@ -68,7 +68,8 @@ export class Envelope {
     const partial: Omit<EnvelopeHeader, 'h'> = { v: ENVELOPE_SCHEMA, k: key, c: times.createdAt, f: times.freshUntil, s: times.staleUntil, t: tags };
     const headStart = `${JSON.stringify(partial).slice(0, -1)},"h":"`;
     const headLength = Buffer.byteLength(headStart) + HASH_LENGTH + HEAD_END.length;
-    const bytes = Buffer.allocUnsafe(headLength + Buffer.byteLength(json));
+    // Not `allocUnsafe`: below 4 KB it slices Node's shared 8 KB pool, and L1 keeping the slice keeps the slab.
+    const bytes = Buffer.allocUnsafeSlow(headLength + Buffer.byteLength(json));
     bytes.write(json, headLength, 'utf8');
     const h = hash('sha1', bytes.subarray(headLength), 'base64url').slice(0, HASH_LENGTH);
     bytes.write(`${headStart}${h}${HEAD_END}`, 0, 'utf8');
@@ -151,6 +152,22 @@ export class Envelope {
     return deflated.length <= this.bytes.length * 0.9 ? deflated : this.bytes;
   }
 
+  /** The whole envelope: header line, then payload. */
+  get bytes(): Buffer {
+    return this.ownBytes;
+  }
+
+  /**
+   * Makes the bytes this envelope's own memory, of exactly their size. Bytes read from Redis are a slice of the
+   * socket read or MGET reply they came in, next to other replies: L1 keeping that slice would keep all of them
+   * alive, outside L1's byte budget. L1 calls this before it keeps an entry; it copies only a slice.
+   */
+  own(): void {
+    if (this.ownBytes.buffer.byteLength !== this.ownBytes.length) {
+      this.ownBytes = exactCopy(this.ownBytes);
+    }
+  }
+
   /** The value's JSON bytes, exactly as stored. */
   get payload(): Buffer {
     return this.bytes.subarray(this.payloadStart);
@@ -190,8 +207,12 @@ export class Envelope {
   /** A copy whose fresh period has ended now (the `expire` eviction mode): still usable as a fallback. */
   expired(now: number): Envelope {
     const header = { ...this.header, f: Math.min(this.header.f, now) };
-    const head = Buffer.from(`${JSON.stringify(header)}\n`, 'utf8');
-    return new Envelope(header, Buffer.concat([head, this.payload]), head.length);
+    const head = `${JSON.stringify(header)}\n`;
+    const headLength = Buffer.byteLength(head);
+    const bytes = Buffer.allocUnsafeSlow(headLength + this.payload.length);
+    bytes.write(head, 0, 'utf8');
+    this.payload.copy(bytes, headLength);
+    return new Envelope(header, bytes, headLength);
   }
 }
 
@@ -215,10 +236,17 @@ export class HeaderMemo {
   }
 
   remember(key: string, bytes: Buffer, headerLength: number, envelope: Envelope): void {
-    // A copy: `bytes` may be a view into a socket's read buffer, which must not stay alive for this.
-    const copy = Buffer.from(bytes.subarray(0, headerLength));
+    // A copy of its own: `bytes` may be a view into a socket's read buffer, which must not stay alive for this.
+    const copy = exactCopy(bytes.subarray(0, headerLength));
     this.seen.set(key, { bytes: copy, header: Object.freeze(envelope.header), tagMemo: envelope.tagMemo });
   }
+}
+
+/** A copy in memory of its own, exactly sized (`Buffer.from` would slice Node's shared pool below 4 KB). */
+function exactCopy(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
 }
 
 function deepFreeze<T>(value: T): T {

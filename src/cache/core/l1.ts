@@ -44,6 +44,7 @@ export class L1Store {
     // period is 'unusable' and deleted then), and an LRU TTL costs a clock read and a staleness check per get.
     if (this.lru && envelope.header.s > now) {
       envelope.share();
+      envelope.own();
       this.lru.set(key, envelope);
     }
   }
