@@ -35,7 +35,7 @@ export interface CacheModuleOptions {
   redis?: RedisConnectionOptions | null;
   /** How long any Redis command may take before the cache gives up on it. Default 200 ms. */
   commandTimeoutMs?: number;
-  /** L1 capacity in bytes of stored envelopes. Default 64 MB. 0 disables L1. */
+  /** L1 capacity in bytes of memory (entries, parsed values and bookkeeping: see README). Default 64 MB. 0 disables L1. */
   l1MaxBytes?: number;
   /** Defaults for policies that do not say. */
   defaultTtl?: Duration;
