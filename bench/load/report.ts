@@ -39,6 +39,12 @@ export interface SystemSummary {
   vsCeiling: number | null;
   vsPeer: number | null;
   p99VsCeiling: number | null;
+  /**
+   * The lowest and highest same-round req/s ratios behind `vsCeiling` and `vsPeer`: a wide range says the machine
+   * drifted within rounds, and the median cannot settle a target near it. Absent in results written before.
+   */
+  roundsVsCeiling?: [min: number, max: number] | null;
+  roundsVsPeer?: [min: number, max: number] | null;
   extra: Record<string, number>;
 }
 
@@ -74,15 +80,21 @@ export const median = (values: number[]): number => {
 export function summarize(samples: Sample[], labels: Record<string, string>): SystemSummary[] {
   const systems = [...new Set(samples.map((s) => s.system))];
   const byRound = (system: SystemId, round: number) => samples.find((s) => s.system === system && s.round === round);
-  const ratio = (system: SystemId, other: SystemId, pick: (s: Sample) => number) => {
-    const ratios = samples
+  const ratios = (system: SystemId, other: SystemId, pick: (s: Sample) => number) =>
+    samples
       .filter((s) => s.system === system)
       .map((s) => {
         const o = byRound(other, s.round);
         return o && pick(o) > 0 ? pick(s) / pick(o) : NaN;
       })
       .filter((r) => Number.isFinite(r));
-    return ratios.length ? median(ratios) : null;
+  const ratio = (system: SystemId, other: SystemId, pick: (s: Sample) => number) => {
+    const all = ratios(system, other, pick);
+    return all.length ? median(all) : null;
+  };
+  const range = (system: SystemId, other: SystemId): [number, number] | null => {
+    const all = system === other ? [] : ratios(system, other, (s) => s.rps);
+    return all.length > 1 ? [Math.min(...all), Math.max(...all)] : null;
   };
   return systems.map((system) => {
     const mine = samples.filter((s) => s.system === system);
@@ -108,6 +120,8 @@ export function summarize(samples: Sample[], labels: Record<string, string>): Sy
       vsCeiling: system === 'ceiling' ? 1 : ratio(system, 'ceiling', (s) => s.rps),
       vsPeer: system === 'peer' ? 1 : ratio(system, 'peer', (s) => s.rps),
       p99VsCeiling: system === 'ceiling' ? 1 : ratio(system, 'ceiling', (s) => s.p99),
+      roundsVsCeiling: range(system, 'ceiling'),
+      roundsVsPeer: range(system, 'peer'),
       extra: Object.fromEntries(extraKeys.map((k) => [k, mine.reduce((n, s) => n + (s.extra[k] ?? 0), 0)])),
     };
   });
@@ -117,6 +131,9 @@ const fmt = (n: number | null, digits = 0) => (n === null || !Number.isFinite(n)
 const mb = (bytes: number | null) => (bytes === null ? '–' : `${(bytes / 1_048_576).toFixed(1)} MB`);
 const pct = (r: number | null) => (r === null ? '–' : `${(r * 100).toFixed(1)} %`);
 const times = (r: number | null) => (r === null ? '–' : `${r.toFixed(2)} ×`);
+/** A median ratio, with the range of the same-round ratios behind it when there was more than one round. */
+const timesOver = (r: number | null, rounds: [number, number] | null | undefined) =>
+  r === null || !rounds ? times(r) : `${times(r)} (${rounds[0].toFixed(2)}–${rounds[1].toFixed(2)})`;
 
 export function markdown(report: ScenarioReport): string {
   const extraKeys = [...new Set(report.systems.flatMap((s) => Object.keys(s.extra)))];
@@ -133,8 +150,8 @@ export function markdown(report: ScenarioReport): string {
     fmt(s.serverCpu, 2),
     fmt(s.harnessCpu, 2),
     fmt(s.non2xx + s.errors),
-    times(s.vsCeiling),
-    times(s.vsPeer),
+    timesOver(s.vsCeiling, s.roundsVsCeiling),
+    timesOver(s.vsPeer, s.roundsVsPeer),
     times(s.p99VsCeiling),
     ...extraKeys.map((k) => fmt(s.extra[k] ?? null)),
   ]);
@@ -144,7 +161,7 @@ export function markdown(report: ScenarioReport): string {
     : '';
   const notes = report.notes.length ? `\n\n${report.notes.map((n) => `- ${n}`).join('\n')}` : '';
   const settings = Object.entries(report.settings).map(([k, v]) => `${k} ${String(v)}`).join(', ');
-  return `### ${report.title}\n\n${report.date}, commit ${report.commit}; ${settings}. Medians of ${String(report.settings.rounds)} alternating rounds; ratios are medians of same-round ratios.\n\n${table}${targets}${notes}\n`;
+  return `### ${report.title}\n\n${report.date}, commit ${report.commit}; ${settings}. Medians of ${String(report.settings.rounds)} alternating rounds; ratios are medians of same-round ratios (in brackets: the lowest and highest of them).\n\n${table}${targets}${notes}\n`;
 }
 
 /** Bars of every system's req/s as a multiple of the ceiling, one group per scenario; the targets as lines. */
