@@ -134,6 +134,38 @@ describe('response replay', () => {
     expect((await observed('/characters?limit=0')).replayed).toBe(0);
   });
 
+  it('with L1 off, replays from Redis an answer built from several reads, and stops when any of them changes', async () => {
+    const c = await createCharacter(t, owner, { name: 'Redis Gallery' });
+    await t.http
+      .post(`/characters/${c.id}/images`)
+      .set(owner.auth)
+      .attach('file', png(4, 4), { filename: 'a.png', contentType: 'image/png' })
+      .expect(201);
+    const path = `/characters/${c.id}/images?page=1&limit=5`;
+    const other = await bootTestApp({ DATABASE_URL: t.databaseUrl, REDIS_URL: redis.url, CACHE_L1_MAX_BYTES: '0' });
+    try {
+      const otherReplay = other.app.get(ResponseReplay);
+      const first = await other.http.get(path).expect(200);
+      const counts = { ...otherReplay.counts };
+      const queries = other.queries();
+      const second = await other.http.get(path).expect(200);
+      // Both reads behind the gallery (the page and the character) came from Redis, one after the other.
+      expect(otherReplay.counts.replayed).toBe(counts.replayed + 1);
+      expect(other.queries()).toBe(queries);
+      expect(second.headers['x-cache']).toBe('HIT-L2');
+      expect(second.text).toBe(first.text);
+      expect(second.headers.link).toBe(first.headers.link);
+
+      // The second read (the character) changes: the replay stops there and Nest answers.
+      await t.http.patch(`/characters/${c.id}`).set(owner.auth).send({ visibility: 'private' }).expect(200);
+      await other.http.get(path).expect(404);
+      expect(otherReplay.counts.replayed).toBe(counts.replayed + 1);
+      expect(otherReplay.counts.passed).toBe(counts.passed + 1);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('on a second instance, a write elsewhere stops the replay there too (bus), with L1 on or off', async () => {
     const c = await createCharacter(t, owner, { name: 'Two Instances' });
     const path = `/characters/${c.id}`;

@@ -220,17 +220,38 @@ export class CacheService implements OnApplicationShutdown {
    * a layer that replays an answer built from that read (see CacheContext.reads); anything else — stale,
    * missing, changed — is undefined, and the caller takes the normal path, which deals with it.
    */
-  async peekFresh(read: CacheRead): Promise<CacheResult<unknown> | undefined> {
+  peekFresh(read: CacheRead): Promise<CacheResult<unknown> | undefined> {
+    // Not an async function: it runs on every replay that needs Redis, where each `await` and async frame is a
+    // promise more (and, with AsyncLocalStorage on, promise hooks more) per request.
     const now = Date.now();
     const inL1 = read.l1 ? this.l1.get(read.key) : undefined;
-    const env = inL1 ?? (await this.readL2(read.key));
-    if (!env || env.header.h !== read.hash || (this.judgeSync(env, now) ?? (await this.judge(env, now))) !== 'fresh') {
+    if (inL1) {
+      return Promise.resolve(this.peekJudged(read, inL1, 'l1', now));
+    }
+    return this.readL2(read.key).then((env) => (env ? this.peekJudged(read, env, 'l2', now) : undefined));
+  }
+
+  /** The rest of `peekFresh` once it has an envelope: synchronous unless a tag version must come from Redis. */
+  private peekJudged(
+    read: CacheRead,
+    env: Envelope,
+    source: 'l1' | 'l2',
+    now: number,
+  ): CacheResult<unknown> | undefined | Promise<CacheResult<unknown> | undefined> {
+    if (env.header.h !== read.hash) {
       return undefined;
     }
-    if (!inL1 && read.l1) {
-      this.l1.set(read.key, env, now);
-    }
-    return { value: undefined, source: inL1 ? 'l1' : 'l2', envelope: env };
+    const verdict = (judgement: Judgement): CacheResult<unknown> | undefined => {
+      if (judgement !== 'fresh') {
+        return undefined;
+      }
+      if (source === 'l2' && read.l1) {
+        this.l1.set(read.key, env, now);
+      }
+      return { value: undefined, source, envelope: env };
+    };
+    const judgement = this.judgeSync(env, now);
+    return judgement !== undefined ? verdict(judgement) : this.judge(env, now).then(verdict);
   }
 
   private async fetchKey<T>(ns: string, full: string, loader: () => Promise<T>, policy: CachePolicy): Promise<CacheResult<T>> {

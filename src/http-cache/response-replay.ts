@@ -67,20 +67,7 @@ export class ResponseReplay {
       return;
     }
     // The rest needs Redis or a tag-version read: go on where the synchronous pass stopped.
-    this.replay(recorded, hits, request, reply).then(
-      (sent) => {
-        if (sent) {
-          this.counts.replayed++;
-        } else {
-          this.counts.passed++;
-          done();
-        }
-      },
-      () => {
-        this.counts.passed++;
-        done();
-      },
-    );
+    this.replayRest(recorded, hits, request, reply, done);
   }
 
   remember(request: FastifyRequest, recorded: Recorded): void {
@@ -89,16 +76,31 @@ export class ResponseReplay {
     }
   }
 
-  private async replay(recorded: Recorded, hits: CacheResult<unknown>[], request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-    for (const read of recorded.reads.slice(hits.length)) {
-      const hit = await this.cache.peekFresh(read);
+  /**
+   * The reads the synchronous pass could not settle, one after another, then the answer — or `done()` as soon as
+   * one is missing, stale or changed. Written as a `then` chain, not an async function: this runs for every
+   * replay that needs Redis, and each await and async frame adds promises (and promise hooks) per request.
+   */
+  private replayRest(recorded: Recorded, hits: CacheResult<unknown>[], request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    const pass = () => {
+      this.counts.passed++;
+      done();
+    };
+    this.cache.peekFresh(recorded.reads[hits.length]).then((hit) => {
       if (!hit) {
-        return false;
+        pass();
+      } else if (hits.push(hit) < recorded.reads.length) {
+        this.replayRest(recorded, hits, request, reply, done);
+      } else {
+        try {
+          this.send(recorded, hits, request, reply);
+          this.counts.replayed++;
+        } catch {
+          // The answer could not be built: Nest answers instead, as for any request not replayed.
+          pass();
+        }
       }
-      hits.push(hit);
-    }
-    this.send(recorded, hits, request, reply);
-    return true;
+    }, pass);
   }
 
   private send(recorded: Recorded, hits: CacheResult<unknown>[], request: FastifyRequest, reply: FastifyReply): void {
