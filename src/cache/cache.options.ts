@@ -42,7 +42,10 @@ export interface CacheModuleOptions {
   defaultGrace?: Duration;
   /** ± fraction applied to every TTL so entries written together do not expire together. Default 0.1. */
   jitter?: number;
-  /** Cap on TTL + grace of any entry; tag keys are kept at least this long. Default 7 days. */
+  /**
+   * Cap on TTL + grace of any entry; tag keys are kept at least this long, and a tag version known in process is
+   * forgotten once unused for this long. Default 7 days.
+   */
   maxEntryLifetime?: Duration;
   /** How long a loader may run before callers stop waiting (and get the stale entry, if any). Default 10 s. */
   hardTimeout?: Duration;

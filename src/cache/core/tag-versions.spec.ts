@@ -41,3 +41,57 @@ describe('TagVersions.assessLocal with a memo', () => {
     expect(e.memo.tagsFreshAt).toBe(remembered);
   });
 });
+
+describe('TagVersions.prune: what is known stays bounded by the tags in use', () => {
+  const options = {
+    keyPrefix: 'test',
+    tagRecheckMs: 1_000,
+    maxEntryLifetimeMs: 60_000,
+  } as ResolvedCacheOptions;
+  let now: number;
+  beforeEach(() => {
+    now = 1_700_000_000_000;
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('forgets versions neither learned nor stamped for longer than maxEntryLifetime, and keeps the others', async () => {
+    const tags = new TagVersions(options, null, () => true);
+    tags.learn('heard-once', { v: 3, h: 0 });
+    tags.learn('stamped', { v: 2, h: 0 });
+    now += 50_000;
+    const e = { stamps: await tags.stamp(['stamped'], 10_000), memo: { tagsFreshAt: -1 } };
+    expect(e.stamps).toEqual([['stamped', 2]]);
+
+    now += 20_000;
+    tags.prune(now);
+    expect(tags.size).toBe(1);
+    // The entry stamped 20 s ago is still judged by the version it recorded, and a bump still reaches it.
+    expect(tags.assessLocal(e.stamps, now, e.memo)).toBe('fresh');
+    await tags.bump(['stamped'], true);
+    expect(tags.assessLocal(e.stamps, now, e.memo)).toBe('hard');
+  });
+
+  it('prunes by itself as versions are learned, at most every maxEntryLifetime', () => {
+    const tags = new TagVersions(options, null, () => true);
+    for (let i = 0; i < 1_000; i++) {
+      tags.learn(`bus-${i}`, { v: 1, h: 0 });
+    }
+    now += 59_000;
+    tags.learn('late', { v: 1, h: 0 });
+    expect(tags.size).toBe(1_001);
+    now += 2_000;
+    tags.learn('later', { v: 1, h: 0 });
+    expect(tags.size).toBe(2);
+  });
+
+  it('drops remembered verdicts too: with Redis, an entry whose tag was forgotten is judged by Redis again', () => {
+    const tags = new TagVersions(options, {} as never, () => true);
+    tags.learn('t', { v: 1, h: 0 });
+    const e = { stamps: [['t', 1]] as TagStamp[], memo: { tagsFreshAt: -1 } };
+    expect(tags.assessLocal(e.stamps, now, e.memo)).toBe('fresh');
+    now += 61_000;
+    tags.prune(now);
+    expect(tags.assessLocal(e.stamps, now, e.memo)).toBeUndefined();
+  });
+});

@@ -9,7 +9,12 @@ interface Known extends TagState {
   at: number;
   /** Until when the tag key is known to exist in Redis (from our last stamp of it); 0 when unknown. */
   aliveUntil: number;
+  /** Last time this version was learned or stamped into an entry here (see `prune`). */
+  usedAt: number;
 }
+
+/** How often, at most, `prune` walks the known versions (or every `maxEntryLifetime`, if that is shorter). */
+const PRUNE_EVERY_MS = 60 * 60_000;
 
 /**
  * Tag versions, the O(1) way to invalidate every entry of a tag: each tag is one Redis hash `{ v, h }` bumped
@@ -25,6 +30,7 @@ export class TagVersions {
    * generation holds for as long as it stays the same (see `assessLocal`).
    */
   private generation = 0;
+  private prunedAt = Date.now();
 
   constructor(
     private readonly options: ResolvedCacheOptions,
@@ -46,7 +52,7 @@ export class TagVersions {
       ? await this.l2.stampTags(tags.map((t) => this.key(t)), lifetimeMs, this.options.maxEntryLifetimeMs, budget)
       : UNAVAILABLE;
     return tags.map((tag, i) => {
-      const state = states === UNAVAILABLE ? this.localState(tag) : this.learn(tag, states[i], started + states[i].ttl);
+      const state = states === UNAVAILABLE ? this.usedState(tag, started) : this.learn(tag, states[i], started + states[i].ttl);
       return [tag, state.v];
     });
   }
@@ -64,6 +70,7 @@ export class TagVersions {
       if (!state || (!trustForever && now - state.at > this.options.tagRecheckMs)) {
         return undefined;
       }
+      state.usedAt = now;
       stamps.push([tag, state.v]);
       alive &&= state.aliveUntil >= now + lifetimeMs;
     }
@@ -149,12 +156,15 @@ export class TagVersions {
 
   /** A version heard on the bus (or read from Redis): versions only move forward. */
   learn(tag: string, state: TagState, aliveUntil?: number): TagState {
+    const now = Date.now();
+    this.pruneEvery(now);
     const current = this.known.get(tag);
     const next = {
       v: Math.max(state.v, current?.v ?? 0),
       h: Math.max(state.h, current?.h ?? 0),
-      at: Date.now(),
+      at: now,
       aliveUntil: aliveUntil ?? current?.aliveUntil ?? 0,
+      usedAt: now,
     };
     // A tag first heard of moves it too: without Redis, an unknown tag counts as version 0, and a memo may hold that.
     if (!current || next.v > current.v || next.h > current.h) {
@@ -169,7 +179,48 @@ export class TagVersions {
     this.generation++;
   }
 
+  get size(): number {
+    return this.known.size;
+  }
+
+  /**
+   * Forgets versions neither learned nor stamped into an entry here for longer than `maxEntryLifetime`, so what
+   * is known stays bounded by the tags in use (every tag any instance bumps reaches every instance by the bus).
+   * Safe in every mode, without Redis too: an entry that recorded an older version of a tag was written before
+   * that version was learned here, and so has outlived its whole lifetime; an entry written since recorded the
+   * current version, and a tag that nobody knows is version 0 (with Redis: read again when next needed).
+   */
+  prune(now: number): void {
+    this.prunedAt = now;
+    const before = now - this.options.maxEntryLifetimeMs;
+    let dropped = false;
+    for (const [tag, state] of this.known) {
+      if (state.usedAt < before) {
+        this.known.delete(tag);
+        dropped = true;
+      }
+    }
+    if (dropped) {
+      this.generation++;
+    }
+  }
+
+  private pruneEvery(now: number): void {
+    if (now - this.prunedAt >= Math.min(PRUNE_EVERY_MS, this.options.maxEntryLifetimeMs)) {
+      this.prune(now);
+    }
+  }
+
   private localState(tag: string): TagState {
     return this.known.get(tag) ?? { v: 0, h: 0 };
+  }
+
+  /** `localState` for a version about to be stamped into an entry. */
+  private usedState(tag: string, now: number): TagState {
+    const state = this.known.get(tag);
+    if (state) {
+      state.usedAt = now;
+    }
+    return state ?? { v: 0, h: 0 };
   }
 }
