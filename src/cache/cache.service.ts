@@ -289,6 +289,13 @@ export class CacheService implements OnApplicationShutdown {
         [fallback, fallbackJudgement] = [env, judgement];
       }
     }
+    // A load of this key may have ended while we waited on Redis (our GET left before its SET): what it stored is
+    // in L1 now, so take it rather than load a second time.
+    const stored = policy.l1 !== false ? this.l1.get(full) : undefined;
+    if (stored && stored !== fallback && this.judgeSync(stored, Date.now()) === 'fresh') {
+      this.metrics.get(ns, 'l1', 'hit');
+      return { value: stored.value as T, source: 'l1', envelope: stored };
+    }
     return this.loadWithFallback(ns, full, loader, policy, fallback, fallbackJudgement, budget);
   }
 

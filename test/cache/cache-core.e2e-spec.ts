@@ -279,6 +279,50 @@ describe('cache engine on a real Redis', () => {
     expect(await b.get(key)).toBeUndefined();
   });
 
+  it('takes what was stored while its Redis read was out, instead of loading a second time', async () => {
+    // Answers of GET reach the cache only when `held` lets them: the read below leaves before the set and
+    // brings back what Redis had then (nothing).
+    let held: Promise<void> | null = null;
+    let sent!: () => void;
+    const getSent = new Promise<void>((resolve) => (sent = resolve));
+    const slow = cacheInstance(redis.url, {
+      redis: {
+        url: redis.url,
+        createClient: (role, build) => {
+          const client = build();
+          if (role === 'commands') {
+            const getBuffer = client.getBuffer.bind(client);
+            Object.assign(client, {
+              getBuffer: async (key: string) => {
+                const answer = getBuffer(key);
+                sent();
+                const bytes = await answer;
+                await held;
+                return bytes;
+              },
+            });
+          }
+          return client;
+        },
+      },
+    });
+    try {
+      await eventually(() => slow.status().redisReady && slow.status().busConnected);
+      const key = cacheKey('raced', 1);
+      let release!: () => void;
+      held = new Promise<void>((resolve) => (release = resolve));
+      let loads = 0;
+      const reading = slow.getOrSet(key, async () => ++loads, { ttl: '1m' });
+      await getSent;
+      await slow.set(key, 42, { ttl: '1m' });
+      release();
+      expect(await reading).toBe(42);
+      expect(loads).toBe(0);
+    } finally {
+      await slow.onApplicationShutdown();
+    }
+  });
+
   it('reads many keys with one MGET and loads only the missing ones', async () => {
     await a.set(cacheKey('batch', 1), 'one', { ttl: '1m' });
     await b.set(cacheKey('batch', 2), 'two', { ttl: '1m' });
