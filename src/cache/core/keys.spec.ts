@@ -24,6 +24,12 @@ describe('cache keys', () => {
     );
   });
 
+  it('gives the empty part an encoding no other part has', () => {
+    // Found by the property above with a rare seed: '' and '\u0000' were both '%00'.
+    const parts = ['', '\u0000', '%', '%00', 'empty', '%empty', ' '];
+    expect(new Set(parts.map((p) => encodeKeyPart(p))).size).toBe(parts.length);
+  });
+
   it('maps distinct part lists to distinct keys, long ones included', () => {
     const parts = fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 120 }), fc.integer()), { maxLength: 5 });
     fc.assert(

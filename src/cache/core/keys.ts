@@ -14,6 +14,12 @@ const HEAD_LENGTH = 120;
  */
 const SAFE_PART = /^[A-Za-z0-9_.-]+$/;
 
+/**
+ * The empty part (a segment must not be empty). Encoding never writes it: its `%` is followed by two upper-case
+ * hex digits, `%empty` by lower-case letters. (It was `%00`, which a part holding one NUL character also gives.)
+ */
+const EMPTY_PART = '%empty';
+
 /** Up to this length, `isSafeShort` is faster than `SAFE_PART` (measured: 10 against 20 ns for 3 characters). */
 const SHORT_PART = 12;
 
@@ -47,7 +53,7 @@ export function encodeKeyPart(part: KeyPart): string {
   }
   const text = raw.normalize('NFC');
   if (text === '') {
-    return '%00';
+    return EMPTY_PART;
   }
   return text.replace(/[^A-Za-z0-9_.-]/gu, (ch) =>
     Array.from(Buffer.from(ch, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
