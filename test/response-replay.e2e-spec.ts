@@ -36,6 +36,17 @@ describe('response replay', () => {
     return { res, queries: t.queries() - queries, replayed: replay.counts.replayed - replayed };
   }
 
+  /** A character of the owner's with one image, and the URL of its gallery. */
+  async function galleryOfOne(name: string) {
+    const c = await createCharacter(t, owner, { name });
+    await t.http
+      .post(`/characters/${c.id}/images`)
+      .set(owner.auth)
+      .attach('file', png(4, 4), { filename: 'a.png', contentType: 'image/png' })
+      .expect(201);
+    return { c, path: `/characters/${c.id}/images?page=1&limit=5` };
+  }
+
   it('replays the second anonymous read of a URL: same bytes and headers, no database work', async () => {
     const c = await createCharacter(t, owner, { name: 'Replayed Once' });
     const path = `/characters?mode=new&limit=3&tag=replay-${c.id.slice(0, 8)}`;
@@ -101,13 +112,7 @@ describe('response replay', () => {
   });
 
   it('replays a gallery with its Link preload header, and checks the character it depends on too', async () => {
-    const c = await createCharacter(t, owner, { name: 'Gallery' });
-    await t.http
-      .post(`/characters/${c.id}/images`)
-      .set(owner.auth)
-      .attach('file', png(4, 4), { filename: 'a.png', contentType: 'image/png' })
-      .expect(201);
-    const path = `/characters/${c.id}/images?page=1&limit=5`;
+    const { c, path } = await galleryOfOne('Gallery');
     const first = await observed(path);
     expect(first.res.status).toBe(200);
     expect(first.res.headers.link).toMatch(/rel=preload/);
@@ -135,13 +140,7 @@ describe('response replay', () => {
   });
 
   it('with L1 off, replays from Redis an answer built from several reads, and stops when any of them changes', async () => {
-    const c = await createCharacter(t, owner, { name: 'Redis Gallery' });
-    await t.http
-      .post(`/characters/${c.id}/images`)
-      .set(owner.auth)
-      .attach('file', png(4, 4), { filename: 'a.png', contentType: 'image/png' })
-      .expect(201);
-    const path = `/characters/${c.id}/images?page=1&limit=5`;
+    const { c, path } = await galleryOfOne('Redis Gallery');
     const other = await bootTestApp({ DATABASE_URL: t.databaseUrl, REDIS_URL: redis.url, CACHE_L1_MAX_BYTES: '0' });
     try {
       const otherReplay = other.app.get(ResponseReplay);

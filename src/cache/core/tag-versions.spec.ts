@@ -2,12 +2,13 @@ import type { ResolvedCacheOptions } from '../cache.options';
 import type { TagStamp } from './envelope';
 import { TagVersions } from './tag-versions';
 
+const options = {
+  keyPrefix: 'test',
+  tagRecheckMs: 1_000,
+  maxEntryLifetimeMs: 60_000,
+} as ResolvedCacheOptions;
+
 describe('TagVersions.assessLocal with a memo', () => {
-  const options = {
-    keyPrefix: 'test',
-    tagRecheckMs: 1_000,
-    maxEntryLifetimeMs: 60_000,
-  } as ResolvedCacheOptions;
   const entry = (stamps: TagStamp[]) => ({ stamps, memo: { tagsFreshAt: -1 } });
 
   it('remembers a fresh verdict, and forgets it when a version moves', async () => {
@@ -43,11 +44,6 @@ describe('TagVersions.assessLocal with a memo', () => {
 });
 
 describe('TagVersions.prune: what is known stays bounded by the tags in use', () => {
-  const options = {
-    keyPrefix: 'test',
-    tagRecheckMs: 1_000,
-    maxEntryLifetimeMs: 60_000,
-  } as ResolvedCacheOptions;
   let now: number;
   beforeEach(() => {
     now = 1_700_000_000_000;
