@@ -45,8 +45,11 @@ export interface EnvelopeHeader {
 export class Envelope {
   private parsed: unknown;
   private isParsed = false;
-  /** The weight L1 last counted this entry at (L1's bookkeeping: a field is cheaper than a lookup per hit). */
-  weighedAs = 0;
+  /**
+   * Whether L1 last weighed this entry with its parsed value (L1's bookkeeping: `weight` only changes when the
+   * value gets parsed, and comparing two flags is cheaper per hit than working the weight out again).
+   */
+  weighedParsed = false;
   /** Whether Redis held this entry compressed when it was read (`fromStored`). */
   private readCompressed = false;
   /** Whether `parsed` is deep-frozen (always, once parsed from bytes; a created value, once it is shared). */
@@ -136,6 +139,11 @@ export class Envelope {
    * — an estimate of the parsed objects on the V8 heap: 1.25× the payload's JSON, as measured on character
    * cards and pages (1 KB: 1.2×, 14 KB: 1.24×; see l1.spec). L1 adds the per-entry cost (L1Store).
    */
+  /** Whether the value is held parsed (read, or given to `create`): what `weight` depends on besides the bytes. */
+  get hasParsedValue(): boolean {
+    return this.isParsed;
+  }
+
   get weight(): number {
     return this.isParsed ? this.bytes.length + Math.ceil((this.bytes.length - this.payloadStart) * PARSED_PER_BYTE) : this.bytes.length;
   }

@@ -22,8 +22,8 @@ export class L1Store {
         ? new LRUCache<string, Envelope>({
             maxSize: maxBytes,
             sizeCalculation: (env, key) => {
-              env.weighedAs = env.weight;
-              return env.weighedAs + key.length * 2 + PER_ENTRY_OVERHEAD;
+              env.weighedParsed = env.hasParsedValue;
+              return env.weight + key.length * 2 + PER_ENTRY_OVERHEAD;
             },
           })
         : null;
@@ -35,7 +35,7 @@ export class L1Store {
 
   get(key: string): Envelope | undefined {
     const env = this.lru?.get(key);
-    if (env && env.weighedAs !== env.weight) {
+    if (env && env.weighedParsed !== env.hasParsedValue) {
       // lru-cache keeps the old size when the same value is set again: take it out and put it back.
       this.lru!.delete(key);
       this.lru!.set(key, env);
