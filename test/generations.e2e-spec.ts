@@ -358,6 +358,16 @@ describe('generations, with a generator that answers', () => {
     });
   });
 
+  it('forgets the jobs of a deleted character at once, though their records were cached', async () => {
+    const character = await createCharacter(t, owner);
+    const jobId = (await createGeneration(t, character.id, owner, { prompt: 'soon gone' }).expect(202)).body.id;
+    await t.http.get(`/generations/${jobId}`).set(owner.auth).expect(200);
+    await t.http.delete(`/characters/${character.id}`).set(owner.auth).expect(204);
+    expect(await jobRow(t, jobId)).toBeUndefined();
+    const res = await t.http.get(`/generations/${jobId}`).set(owner.auth).expect(404);
+    expect(res.body).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+  });
+
   describe('bad create input: 400 naming the field, nothing written or sent', () => {
     const prompt = 'a valid prompt';
     it.each<BadInput>([

@@ -6,6 +6,8 @@ import { isAdmin, Viewer, viewerOfClass, VisibilityClass, visibilityClass } from
 import { ApiError } from '../common/errors/api-error';
 import type { IfMatch } from '../common/http/if-match';
 import { Page, toPage } from '../common/http/page';
+import { GenerationJob } from '../generations/entities/generation-job.entity';
+import { generationTag } from '../generations/generation-cache';
 import { Image } from '../images/entities/image.entity';
 import { galleryTag, imageTag, uploadsTag } from '../images/image-cache';
 import { CdnUrlBuilder } from '../storage/cdn-url.builder';
@@ -231,7 +233,10 @@ export class CharactersService {
     throw new ApiError(HttpStatus.PRECONDITION_FAILED, 'VERSION_MISMATCH', 'The character was changed since you read it; reload and retry');
   }
 
-  /** Deletes a character, its images' rows (by cascade) and, once that has committed, their stored files. */
+  /**
+   * Deletes a character, its images' rows and generation jobs (by cascade) and, once that has committed, the
+   * images' stored files.
+   */
   async remove(id: string, viewer: Viewer): Promise<void> {
     const { storageKeys } = await this.applyRemove(id, viewer);
     await discardStoredImages(this.storage, storageKeys, this.logger);
@@ -312,9 +317,16 @@ export class CharactersService {
       // The row lock taken here makes uploads to this character wait: no image can slip in between the two.
       const before = await this.findWritable(id, viewer, m);
       const images = await m.find(Image, { where: { characterId: id }, select: { id: true, storageKey: true } });
+      // The cascade deletes the jobs as well; their cached records must go with them.
+      const jobs = await m.find(GenerationJob, { where: { characterId: id }, select: { id: true } });
       await m.delete(Character, { id });
       const imageTags = [galleryTag(id), uploadsTag(id), ...images.map((image) => imageTag(image.id))];
-      return { id, tags: [...characterWriteTags(before, null), ...imageTags], storageKeys: images.map((image) => image.storageKey) };
+      const jobTags = jobs.map((job) => generationTag(job.id));
+      return {
+        id,
+        tags: [...characterWriteTags(before, null), ...imageTags, ...jobTags],
+        storageKeys: images.map((image) => image.storageKey),
+      };
     });
   }
 

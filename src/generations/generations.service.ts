@@ -9,6 +9,7 @@ import { CdnUrlBuilder } from '../storage/cdn-url.builder';
 import { CreateGenerationDto } from './dto/create-generation.dto';
 import { GenerationCallbackDto } from './dto/generation-callback.dto';
 import { GenerationJob, GenerationResult } from './entities/generation-job.entity';
+import { generationTag } from './generation-cache';
 import { GenerationRecord, GenerationResponse, toGenerationRecord } from './generation.response';
 import { DispatchOutcome, GeneratorClient } from './generator.client';
 
@@ -121,8 +122,6 @@ export class GenerationsService {
     return record.generation;
   }
 }
-
-const generationTag = (jobId: string): string => `generation:${jobId}`;
 
 /** The validated DTO as a plain object without the keys the client left out. */
 function definedOnly(value: object): Record<string, unknown> {
