@@ -24,4 +24,25 @@ export default tseslint.config(
       curly: ['error', 'all'],
     },
   },
+  {
+    // Body DTOs: IsOptional lets an explicit null through (see Omittable). A query string cannot carry null, so
+    // query DTOs (*.query.ts) may keep it, as may the config classes (src/config, outside any dto folder).
+    files: ['src/**/dto/**/*.ts'],
+    ignores: ['src/**/*.query.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'class-validator',
+              importNames: ['IsOptional'],
+              message:
+                'IsOptional lets an explicit null through: use Omittable (src/common/http/omittable.decorator).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

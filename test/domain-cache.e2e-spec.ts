@@ -258,4 +258,95 @@ describe('domain caching', () => {
       }
     });
   });
+
+  // UUIDs are accepted in any case; cache keys and tags are strings, built by writes from the rows' lower-case ids.
+  describe('an upper-case UUID reads and evicts the same entries as its lower-case form', () => {
+    const upload = (characterId: string) =>
+      t.http
+        .post(`/characters/${characterId}/images`)
+        .set(owner.auth)
+        .attach('file', png(), { filename: 'a.png', contentType: 'image/png' })
+        .expect(201);
+
+    /** Posts a webhook body signed with `secret`, as the billing provider or the generator does. */
+    const signedPost = (path: string, secret: string, payload: object) => {
+      const body = JSON.stringify(payload);
+      const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+      return t.http.post(path).set('Content-Type', 'application/json').set('X-Signature', signature).send(body);
+    };
+
+    it('a character made private is hidden at its upper-case URL too', async () => {
+      const c = await createCharacter(t, owner, { name: 'Soon Private' });
+      const upper = c.id.toUpperCase();
+      await t.http.get(`/characters/${upper}`).expect(200);
+      await t.http.patch(`/characters/${c.id}`).set(owner.auth).send({ visibility: 'private', name: 'Renamed' }).expect(200);
+      await t.http.get(`/characters/${c.id}`).expect(404);
+      const res = await t.http.get(`/characters/${upper}`);
+      expect({ status: res.status, name: res.body.name }).toEqual({ status: 404, name: undefined });
+    });
+
+    it('an upload through an upper-case URL refreshes the gallery and the detail', async () => {
+      const c = await createCharacter(t, owner, { name: 'Gallery Case' });
+      await t.http.get(`/characters/${c.id}/images`).expect(200);
+      await t.http.get(`/characters/${c.id}`).expect(200);
+      await upload(c.id.toUpperCase());
+      const gallery = await counted(() => t.http.get(`/characters/${c.id}/images`).expect(200));
+      const detail = await t.http.get(`/characters/${c.id}`).expect(200);
+      expect(gallery.queries).toBeGreaterThan(0);
+      expect({ galleryTotal: gallery.res.body.total, imageCount: detail.body.imageCount }).toEqual({ galleryTotal: 1, imageCount: 1 });
+    });
+
+    it('an image deleted through an upper-case URL is gone at its lower-case URL', async () => {
+      const c = await createCharacter(t, owner, { name: 'Delete Case' });
+      const image = await upload(c.id);
+      await t.http.get(`/images/${image.body.id}`).expect(200);
+      await t.http.delete(`/images/${image.body.id.toUpperCase()}`).set(owner.auth).expect(204);
+      const { rows } = await t.db.query('SELECT count(*)::int AS n FROM images WHERE id = $1', [image.body.id]);
+      expect(rows[0].n).toBe(0);
+      await t.http.get(`/images/${image.body.id}`).expect(404);
+    });
+
+    it('a bulk update naming the characters in upper case applies, evicts, and counts one id once', async () => {
+      const c = await createCharacter(t, owner, { tags: ['bulkupper'] });
+      expect(listIds((await t.http.get('/characters?tag=bulkupper').expect(200)).body)).toEqual([c.id]);
+      const twice = await t.http
+        .post('/characters/bulk')
+        .set(owner.auth)
+        .send({ ids: [c.id, c.id.toUpperCase()], set: { visibility: 'private' } })
+        .expect(400);
+      expect(twice.body).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ field: 'ids' }] });
+      const res = await t.http
+        .post('/characters/bulk')
+        .set(owner.auth)
+        .send({ ids: [c.id.toUpperCase()], set: { visibility: 'private' } })
+        .expect(200);
+      expect(res.body.items).toEqual([{ id: c.id, version: 2 }]);
+      expect((await t.http.get('/characters?tag=bulkupper').expect(200)).body.total).toBe(0);
+    });
+
+    it('a billing event naming the user in upper case unlocks premium content at once', async () => {
+      const user = await createUser(t);
+      const premium = await createCharacter(t, owner, { premium: true });
+      await t.http.get(`/characters/${premium.id}`).set(user.auth).expect(404);
+      await signedPost('/webhooks/billing', BILLING_SECRET, {
+        id: 'evt_upper',
+        type: 'subscription.updated',
+        occurredAt: new Date().toISOString(),
+        userId: user.id.toUpperCase(),
+        subscription: { tier: 'pro', status: 'active' },
+      }).expect(200);
+      await t.http.get(`/characters/${premium.id}`).set(user.auth).expect(200);
+    });
+
+    it('a generation result posted to an upper-case job URL refreshes the job’s entry', async () => {
+      const c = await createCharacter(t, owner);
+      const job = (await t.http.post(`/characters/${c.id}/generations`).set(owner.auth).send({ prompt: 'a portrait' }).expect(202)).body;
+      expect((await t.http.get(`/generations/${job.id}`).set(owner.auth).expect(200)).body.status).toBe('queued');
+      await signedPost(`/webhooks/generations/${job.id.toUpperCase()}`, GENERATOR_SECRET, {
+        status: 'failed',
+        error: 'out of memory',
+      }).expect(200);
+      expect((await t.http.get(`/generations/${job.id}`).set(owner.auth).expect(200)).body.status).toBe('failed');
+    });
+  });
 });

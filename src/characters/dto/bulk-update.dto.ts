@@ -7,10 +7,11 @@ import {
   IsArray,
   IsBoolean,
   IsIn,
-  IsOptional,
   IsUUID,
   ValidateNested,
 } from 'class-validator';
+import { Omittable } from '../../common/http/omittable.decorator';
+import { LowerCaseUuid } from '../../common/http/uuid-param.decorator';
 import { Visibility, VISIBILITIES } from '../entities/character.entity';
 import { TagsField } from './character-fields';
 
@@ -18,7 +19,7 @@ export const BULK_MAX = 500;
 
 export class BulkChangesDto {
   @ApiPropertyOptional({ enum: VISIBILITIES })
-  @IsOptional()
+  @Omittable()
   @IsIn(VISIBILITIES)
   visibility?: Visibility;
 
@@ -26,13 +27,14 @@ export class BulkChangesDto {
   tags?: string[];
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   nsfw?: boolean;
 }
 
 export class BulkUpdateDto {
   @ApiProperty({ type: [String], format: 'uuid', minItems: 1, maxItems: BULK_MAX })
+  @LowerCaseUuid()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(BULK_MAX)

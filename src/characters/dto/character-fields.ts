@@ -1,7 +1,8 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsOptional, IsString, Matches } from 'class-validator';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsString, Matches } from 'class-validator';
+import { Omittable } from '../../common/http/omittable.decorator';
 
 export const TAG_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 export const TAG_MESSAGE = 'each tag must be 1-32 of a-z, 0-9 and -, starting with a letter or digit';
@@ -18,7 +19,7 @@ export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? 
 export const TagsField = (): PropertyDecorator =>
   applyDecorators(
     ApiPropertyOptional({ type: [String], maxItems: 20 }),
-    IsOptional(),
+    Omittable(),
     NormalizeTags(),
     IsArray(),
     ArrayMaxSize(20),

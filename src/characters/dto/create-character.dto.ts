@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsBoolean, IsIn, IsString, Length, MaxLength } from 'class-validator';
+import { Omittable } from '../../common/http/omittable.decorator';
 import { Visibility, VISIBILITIES } from '../entities/character.entity';
 import { TagsField, Trim } from './character-fields';
 
@@ -11,7 +12,7 @@ export class CreateCharacterDto {
   name: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(2000)
   description?: string;
@@ -20,17 +21,17 @@ export class CreateCharacterDto {
   tags?: string[];
 
   @ApiPropertyOptional({ enum: VISIBILITIES, default: 'public' })
-  @IsOptional()
+  @Omittable()
   @IsIn(VISIBILITIES)
   visibility?: Visibility;
 
   @ApiPropertyOptional({ default: false })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   nsfw?: boolean;
 
   @ApiPropertyOptional({ default: false })
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   premium?: boolean;
 }

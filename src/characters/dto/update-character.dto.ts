@@ -1,25 +1,28 @@
 import { ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsOptional, IsUUID, Max, Min, ValidateIf } from 'class-validator';
+import { IsBoolean, IsInt, IsUUID, Max, Min } from 'class-validator';
+import { Omittable } from '../../common/http/omittable.decorator';
+import { LowerCaseUuid } from '../../common/http/uuid-param.decorator';
 import { CreateCharacterDto } from './create-character.dto';
 
-export class UpdateCharacterDto extends PartialType(CreateCharacterDto) {
+// skipNullProperties: false makes PartialType mark the inherited fields ValidateIf(v !== undefined), not
+// IsOptional, so an explicit null is validated (a 400) like in CreateCharacterDto: see Omittable.
+export class UpdateCharacterDto extends PartialType(CreateCharacterDto, { skipNullProperties: false }) {
   /** Must be one of this character's images; null clears the avatar. */
   @ApiPropertyOptional({ format: 'uuid', nullable: true })
-  @IsOptional()
-  @ValidateIf((_o, v) => v !== null)
+  @Omittable({ nullable: true })
+  @LowerCaseUuid()
   @IsUUID()
   avatarImageId?: string | null;
 
   /** Admins only. */
   @ApiPropertyOptional()
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   featured?: boolean;
 
   /** Admins only. */
   @ApiPropertyOptional({ nullable: true, minimum: 1 })
-  @IsOptional()
-  @ValidateIf((_o, v) => v !== null)
+  @Omittable({ nullable: true })
   @IsInt()
   @Min(1)
   @Max(1_000_000)
@@ -27,7 +30,7 @@ export class UpdateCharacterDto extends PartialType(CreateCharacterDto) {
 
   /** The version the client last saw; an alternative to the If-Match header. */
   @ApiPropertyOptional({ minimum: 1 })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(1)
   version?: number;

@@ -33,6 +33,24 @@ describe('toErrorBody', () => {
     expect(toErrorBody(new Error('secret detail'))).toMatchObject({ statusCode: 500, message: 'Internal server error' });
   });
 
+  it('maps a NOT NULL violation to a 400 naming the column when the driver says which', () => {
+    const notNull = (column?: string) =>
+      new QueryFailedError('UPDATE', [], Object.assign(new Error('null value'), { code: '23502', column }));
+    expect(toErrorBody(notNull('nsfw'))).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      code: 'BAD_REQUEST',
+      message: 'A required value is missing',
+      details: [{ field: 'nsfw', message: 'nsfw must not be null' }],
+    });
+    expect(toErrorBody(notNull())).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      code: 'BAD_REQUEST',
+      message: 'A required value is missing',
+    });
+  });
+
   it('maps Fastify client errors by code', () => {
     const tooLarge = Object.assign(new Error('x'), { code: 'FST_REQ_FILE_TOO_LARGE', statusCode: 413 });
     expect(toErrorBody(tooLarge)).toMatchObject({ statusCode: 413, code: 'PAYLOAD_TOO_LARGE' });

@@ -28,6 +28,7 @@ const PG_CODES: Record<string, [status: number, code: string, message: string]> 
   '22P02': [400, 'BAD_REQUEST', 'Malformed value'],
   '22001': [400, 'BAD_REQUEST', 'A value is too long'],
   '23503': [409, 'CONFLICT', 'A referenced resource does not exist'],
+  '23502': [400, 'BAD_REQUEST', 'A required value is missing'],
 };
 
 /** PostgreSQL unreachable, restarting or too slow: the service is unavailable, not broken. */
@@ -57,10 +58,13 @@ export function toErrorBody(exception: unknown): ErrorBody {
     return errorBody(status, reasonFor(status)[1], message);
   }
   if (exception instanceof QueryFailedError) {
-    const pgCode = (exception.driverError as { code?: string } | undefined)?.code;
+    const { code: pgCode, column } = (exception.driverError ?? {}) as { code?: string; column?: string };
     const mapped = pgCode ? PG_CODES[pgCode] : undefined;
     if (mapped) {
-      return errorBody(...mapped);
+      // A NOT NULL violation names its column: the nearest thing to the field the client sent.
+      const details =
+        pgCode === '23502' && column ? [{ field: column, message: `${column} must not be null` }] : undefined;
+      return errorBody(...mapped, details);
     }
   }
   const fastify = exception as FastifyLikeError;

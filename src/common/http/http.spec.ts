@@ -1,6 +1,10 @@
+import { plainToInstance } from 'class-transformer';
+import { IsBoolean, IsUUID, validateSync } from 'class-validator';
 import { hmacSha256Hex, verifyHmacSignature } from './hmac';
 import { parseIfMatch } from './if-match';
+import { Omittable } from './omittable.decorator';
 import { toPage } from './page';
+import { LowerCaseUuid } from './uuid-param.decorator';
 
 describe('parseIfMatch', () => {
   it.each([
@@ -42,5 +46,44 @@ describe('toPage', () => {
     expect(toPage([1, 2], 5, { page: 2, limit: 2 })).toEqual({ items: [1, 2], page: 2, limit: 2, total: 5, hasNext: true });
     expect(toPage([5], 5, { page: 3, limit: 2 }).hasNext).toBe(false);
     expect(toPage([], 4, { page: 2, limit: 2 }).hasNext).toBe(false);
+  });
+});
+
+describe('Omittable', () => {
+  class Body {
+    @Omittable()
+    @IsBoolean()
+    flag?: boolean;
+
+    @Omittable({ nullable: true })
+    @IsBoolean()
+    clearable?: boolean | null;
+  }
+  const invalid = (plain: object) => validateSync(plainToInstance(Body, plain)).map((e) => e.property);
+
+  it('lets a field be left out, and null only where it is nullable', () => {
+    expect(invalid({})).toEqual([]);
+    expect(invalid({ flag: true, clearable: null })).toEqual([]);
+    expect(invalid({ flag: null })).toEqual(['flag']);
+    expect(invalid({ flag: 'yes', clearable: 'no' })).toEqual(['flag', 'clearable']);
+  });
+});
+
+describe('LowerCaseUuid', () => {
+  class Body {
+    @LowerCaseUuid()
+    @IsUUID()
+    id: string;
+
+    @LowerCaseUuid()
+    @IsUUID('all', { each: true })
+    ids: string[];
+  }
+
+  it('lower-cases one UUID or a list of them, and leaves other values to the validators', () => {
+    const upper = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11';
+    const lower = upper.toLowerCase();
+    expect(plainToInstance(Body, { id: upper, ids: [upper, 7] })).toEqual({ id: lower, ids: [lower, 7] });
+    expect(plainToInstance(Body, { id: null, ids: 'x' })).toEqual({ id: null, ids: 'x' });
   });
 });

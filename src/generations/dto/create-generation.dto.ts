@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsObject, IsOptional, IsString, Length, ValidateNested } from 'class-validator';
+import { IsObject, IsString, Length, ValidateNested } from 'class-validator';
 import { Trim } from '../../characters/dto/character-fields';
+import { Omittable } from '../../common/http/omittable.decorator';
 import { GenerationParametersDto } from './generation-parameters.dto';
 
 export class CreateGenerationDto {
@@ -12,7 +13,7 @@ export class CreateGenerationDto {
   prompt: string;
 
   @ApiPropertyOptional({ type: GenerationParametersDto })
-  @IsOptional()
+  @Omittable()
   @IsObject()
   @ValidateNested()
   @Type(() => GenerationParametersDto)

@@ -5,7 +5,6 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsOptional,
   IsString,
   Length,
   Matches,
@@ -16,6 +15,7 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { Omittable } from '../../common/http/omittable.decorator';
 import { GeneratedImageDto } from './generated-image.dto';
 
 export const CALLBACK_STATUSES = ['succeeded', 'failed'] as const;
@@ -55,14 +55,14 @@ export class GenerationCallbackDto {
   images?: GeneratedImageDto[];
 
   @ApiPropertyOptional({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)
   seed?: number;
 
   @ApiPropertyOptional({ maxLength: 128 })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(128)
   @Matches(RESULT_MODEL_PATTERN, {

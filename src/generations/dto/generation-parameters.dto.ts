@@ -1,15 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  IsDivisibleBy,
-  IsInt,
-  IsNumber,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { IsDivisibleBy, IsInt, IsNumber, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { Omittable } from '../../common/http/omittable.decorator';
 
 export const MODEL_PATTERN = /^[a-z0-9._-]+$/;
 
@@ -19,7 +10,7 @@ export const MODEL_PATTERN = /^[a-z0-9._-]+$/;
  */
 export class GenerationParametersDto {
   @ApiPropertyOptional({ minimum: 64, maximum: 2048, multipleOf: 8 })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(64)
   @Max(2048)
@@ -27,7 +18,7 @@ export class GenerationParametersDto {
   width?: number;
 
   @ApiPropertyOptional({ minimum: 64, maximum: 2048, multipleOf: 8 })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(64)
   @Max(2048)
@@ -35,7 +26,7 @@ export class GenerationParametersDto {
   height?: number;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 150 })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(1)
   @Max(150)
@@ -43,27 +34,27 @@ export class GenerationParametersDto {
 
   /** Capped at 2^53-1 so the seed survives JSON in every client unchanged. */
   @ApiPropertyOptional({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
-  @IsOptional()
+  @Omittable()
   @IsInt()
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)
   seed?: number;
 
   @ApiPropertyOptional({ maxLength: 64, pattern: MODEL_PATTERN.source })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(64)
   @Matches(MODEL_PATTERN, { message: 'model must be 1-64 of a-z, 0-9, ".", "_" and "-"' })
   model?: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
-  @IsOptional()
+  @Omittable()
   @IsString()
   @MaxLength(2000)
   negativePrompt?: string;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 30 })
-  @IsOptional()
+  @Omittable()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   @Max(30)

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsISO8601, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
+import { LowerCaseUuid } from '../../common/http/uuid-param.decorator';
 import { SetSubscriptionDto } from './set-subscription.dto';
 
 export const BILLING_EVENT_TYPES = ['subscription.updated'] as const;
@@ -21,6 +22,7 @@ export class BillingEventDto {
   occurredAt: string;
 
   @ApiProperty({ format: 'uuid' })
+  @LowerCaseUuid()
   @IsUUID()
   userId: string;
 

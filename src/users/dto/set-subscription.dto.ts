@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, ValidateIf } from 'class-validator';
+import { IsIn, IsISO8601 } from 'class-validator';
+import { Omittable } from '../../common/http/omittable.decorator';
 import {
   SUBSCRIPTION_STATUSES,
   SUBSCRIPTION_TIERS,
@@ -17,8 +18,7 @@ export class SetSubscriptionDto {
   status: SubscriptionStatus;
 
   @ApiPropertyOptional({ nullable: true, format: 'date-time' })
-  @IsOptional()
-  @ValidateIf((_o, v) => v !== null)
+  @Omittable({ nullable: true })
   @IsISO8601({ strict: true })
   renewsAt?: string | null;
 }

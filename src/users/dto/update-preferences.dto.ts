@@ -1,15 +1,16 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { IsBoolean, IsIn } from 'class-validator';
+import { Omittable } from '../../common/http/omittable.decorator';
 import { Language, LANGUAGES } from '../entities/user.entity';
 
 export class UpdatePreferencesDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @Omittable()
   @IsBoolean()
   showNsfw?: boolean;
 
   @ApiPropertyOptional({ enum: LANGUAGES })
-  @IsOptional()
+  @Omittable()
   @IsIn(LANGUAGES)
   language?: Language;
 }
