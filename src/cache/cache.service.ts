@@ -16,12 +16,12 @@ import { CacheMetrics } from './core/cache-metrics';
 import { toMs } from './core/duration';
 import { Envelope, HeaderMemo } from './core/envelope';
 import { InvalidationClock } from './core/invalidation-clock';
-import { assertNamespace, buildKey, namespaceTag } from './core/keys';
+import { assertNamespace, assertNoNamespaceClash, buildKey, leaseKey, namespaceTag } from './core/keys';
 import { L1Store } from './core/l1';
 import { CallBudget, newBudget, RedisTier, UNAVAILABLE } from './core/l2';
 import { RateLimitedLogger } from './core/rate-limited-logger';
 import { resolveCacheOptions } from './core/resolve-options';
-import { SingleFlight, TIMED_OUT, within } from './core/single-flight';
+import { Flight, SingleFlight, TIMED_OUT, within } from './core/single-flight';
 import { Freshness, TagVersions } from './core/tag-versions';
 import { closeRedisClient, createRedisClient, RedisClient } from './redis/redis-clients';
 
@@ -56,6 +56,8 @@ export class CacheService implements OnApplicationShutdown {
   private readonly headers = new HeaderMemo();
   private readonly instanceId = randomUUID();
   private pending: PendingOp[] = [];
+  /** Keys of the DELs in `pending`, with how many of them hold each: Redis may still hold what they remove. */
+  private readonly pendingKeys = new Map<string, number>();
   private replaying = false;
   private readonly namespaces = new Set<string>();
   private probeTimer: NodeJS.Timeout | undefined;
@@ -113,19 +115,33 @@ export class CacheService implements OnApplicationShutdown {
   /** The full Redis key of a cache key (prefix, schema version, namespace, encoded parts). */
   keyOf(key: CacheKey): string {
     if (!this.namespaces.has(key.namespace)) {
-      assertNamespace(key.namespace);
-      // Namespaces are declared in code, so this set stays small; the cap only guards against misuse.
-      if (this.namespaces.size < 10_000) {
-        this.namespaces.add(key.namespace);
-      }
+      this.declareNamespace(key.namespace);
     }
     return buildKey(this.options.keyPrefix, key.namespace, key.parts);
+  }
+
+  /**
+   * Checks a namespace before its first use (the decorators declare theirs at boot): a malformed one, or one
+   * that extends another in use or is extended by it (`users` and `users:profile` could build the same key), is
+   * an error.
+   */
+  declareNamespace(namespace: string): void {
+    if (this.namespaces.has(namespace)) {
+      return;
+    }
+    assertNamespace(namespace);
+    assertNoNamespaceClash(namespace, this.namespaces);
+    // Namespaces are declared in code, so this set stays small; the cap only guards against misuse.
+    if (this.namespaces.size < 10_000) {
+      this.namespaces.add(namespace);
+    }
   }
 
   /** The fresh value, or undefined (a stale or missing entry is a miss here). */
   async get<T>(key: CacheKey): Promise<T | undefined> {
     const full = this.keyOf(key);
     const now = Date.now();
+    const since = this.clock.now();
     const l1 = this.l1.get(full);
     if (l1 && (this.judgeSync(l1, now) ?? (await this.judge(l1, now))) === 'fresh') {
       this.metrics.get(key.namespace, 'l1', 'hit');
@@ -137,7 +153,7 @@ export class CacheService implements OnApplicationShutdown {
     }
     const l2 = await this.readL2(full);
     if (l2 && (this.judgeSync(l2, now) ?? (await this.judge(l2, now))) === 'fresh') {
-      this.l1.set(full, l2, now);
+      this.keepRead(full, l2, since, now);
       this.metrics.get(key.namespace, 'l2', 'hit');
       CacheContext.record({ value: l2.value, source: 'l2', envelope: l2 }, { key: full, namespace: key.namespace, l1: true });
       return l2.value as T;
@@ -155,7 +171,8 @@ export class CacheService implements OnApplicationShutdown {
     // message leaves in the same flush as the SET (one connection, so Redis runs it after the SET).
     const envelope = await this.store(key.namespace, full, value, policy, this.clock.now(), newBudget(), true);
     if (!envelope) {
-      await this.bus?.publish({ k: [full] });
+      // Not cacheable (null without cacheNull, `unless`): the previous value must not outlive this write either.
+      await this.delete([key]);
     }
     return envelope;
   }
@@ -224,11 +241,12 @@ export class CacheService implements OnApplicationShutdown {
     // Not an async function: it runs on every replay that needs Redis, where each `await` and async frame is a
     // promise more (and, with AsyncLocalStorage on, promise hooks more) per request.
     const now = Date.now();
+    const since = this.clock.now();
     const inL1 = read.l1 ? this.l1.get(read.key) : undefined;
     if (inL1) {
-      return Promise.resolve(this.peekJudged(read, inL1, 'l1', now));
+      return Promise.resolve(this.peekJudged(read, inL1, 'l1', now, since));
     }
-    return this.readL2(read.key).then((env) => (env ? this.peekJudged(read, env, 'l2', now) : undefined));
+    return this.readL2(read.key).then((env) => (env ? this.peekJudged(read, env, 'l2', now, since) : undefined));
   }
 
   /** The rest of `peekFresh` once it has an envelope: synchronous unless a tag version must come from Redis. */
@@ -237,6 +255,7 @@ export class CacheService implements OnApplicationShutdown {
     env: Envelope,
     source: 'l1' | 'l2',
     now: number,
+    since: number,
   ): CacheResult<unknown> | undefined | Promise<CacheResult<unknown> | undefined> {
     if (env.header.h !== read.hash) {
       return undefined;
@@ -246,7 +265,7 @@ export class CacheService implements OnApplicationShutdown {
         return undefined;
       }
       if (source === 'l2' && read.l1) {
-        this.l1.set(read.key, env, now);
+        this.keepRead(read.key, env, since, now);
       }
       return { value: undefined, source, envelope: env };
     };
@@ -256,6 +275,9 @@ export class CacheService implements OnApplicationShutdown {
 
   private async fetchKey<T>(ns: string, full: string, loader: () => Promise<T>, policy: CachePolicy): Promise<CacheResult<T>> {
     const now = Date.now();
+    // This call must see every write that completed before it started, and nothing it reads may outlive one
+    // that completes while it runs: both are told by the invalidation clock, from here.
+    const since = this.clock.now();
     const budget = newBudget();
     let fallback: Envelope | null = null;
     let fallbackJudgement: Judgement = 'unusable';
@@ -280,7 +302,7 @@ export class CacheService implements OnApplicationShutdown {
       const judgement = await this.judge(env, now, budget);
       if (judgement === 'fresh') {
         if (policy.l1 !== false) {
-          this.l1.set(full, env, now);
+          this.keepRead(full, env, since, now);
         }
         this.metrics.get(ns, 'l2', 'hit');
         return { value: env.value as T, source: 'l2', envelope: env };
@@ -296,21 +318,24 @@ export class CacheService implements OnApplicationShutdown {
       this.metrics.get(ns, 'l1', 'hit');
       return { value: stored.value as T, source: 'l1', envelope: stored };
     }
-    return this.loadWithFallback(ns, full, loader, policy, fallback, fallbackJudgement, budget);
+    return this.loadWithFallback(ns, full, loader, policy, fallback, fallbackJudgement, budget, since);
   }
 
   /**
    * Many keys at once: L1 first, then one MGET (slot-grouped on a cluster) for the rest, and one call of
    * `loadMissing` for what is still missing; each loaded value is stored under its own key. `loadMissing` gets
-   * the indexes (into `keys`) it must load and returns values in that order.
+   * the indexes (into `keys`) it must load and returns values in that order. Tags that differ per item come from
+   * `itemTags` (value, index into `keys`), on top of `policy.tags`.
    */
   async getMany<T>(
     keys: readonly CacheKey[],
     loadMissing: (indexes: number[]) => Promise<readonly (T | null | undefined)[]>,
     policy: CachePolicy = {},
+    itemTags?: (value: T, index: number) => readonly string[],
   ): Promise<(T | null | undefined)[]> {
     const now = Date.now();
     const since = this.clock.now();
+    const budget = newBudget();
     const full = keys.map((k) => this.keyOf(k));
     // Batch reads are not listed one by one: an answer built from them is not replayed.
     CacheContext.uncached();
@@ -326,15 +351,16 @@ export class CacheService implements OnApplicationShutdown {
       }
     }
     if (missing.length > 0 && this.l2) {
-      const found = await this.l2.mget(missing.map((i) => full[i]));
+      const found = await this.l2.mget(missing.map((i) => full[i]), budget);
       if (found !== UNAVAILABLE) {
         const still: number[] = [];
         for (const [j, i] of missing.entries()) {
-          const env = found[j] ? Envelope.fromStored(full[i], found[j], this.headers) : null;
-          if (env && (await this.judge(env, now)) === 'fresh') {
+          const bytes = found[j] && !this.pendingKeys.has(full[i]) ? found[j] : null;
+          const env = bytes ? Envelope.fromStored(full[i], bytes, this.headers) : null;
+          if (env && (await this.judge(env, now, budget)) === 'fresh') {
             out[i] = env.value as T;
             if (policy.l1 !== false) {
-              this.l1.set(full[i], env, now);
+              this.keepRead(full[i], env, since, now);
             }
             this.metrics.get(keys[i].namespace, 'l2', 'hit');
           } else {
@@ -351,7 +377,8 @@ export class CacheService implements OnApplicationShutdown {
       this.metrics.load(keys[missing[0]].namespace, (performance.now() - started) / 1000, true);
       await Promise.all(
         missing.map(async (i, j) => {
-          const env = await this.store(keys[i].namespace, full[i], loaded[j], policy, since);
+          const own = itemTags ? { ...policy, tags: tagsWith(policy, (value) => itemTags(value as T, i)) } : policy;
+          const env = await this.store(keys[i].namespace, full[i], loaded[j], own, since, budget);
           out[i] = env ? (env.value as T) : loaded[j];
         }),
       );
@@ -379,12 +406,12 @@ export class CacheService implements OnApplicationShutdown {
     if (!this.l2) {
       return;
     }
-    const done = mode === 'expire' ? await this.expireInL2(full, now) : await this.l2.del(full);
-    if (done === UNAVAILABLE) {
+    const budget = newBudget();
+    const done = mode === 'expire' ? await this.expireInL2(full, now, budget) : await this.l2.del(full, budget);
+    // Unsent, the DEL or the bus message is sent again when Redis is back (a second DEL removes nothing new).
+    if (done === UNAVAILABLE || !(await this.publish({ k: full }, budget))) {
       this.queue({ kind: 'del', keys: full });
-      return;
     }
-    await this.bus?.publish({ k: full });
   }
 
   /** Invalidates every entry carrying any of the tags: O(1) Redis work per tag, whatever the number of entries. */
@@ -394,12 +421,16 @@ export class CacheService implements OnApplicationShutdown {
       return;
     }
     this.clock.tagsInvalidated(unique);
-    const states = await this.tags.bump(unique, mode === 'remove');
+    const budget = newBudget();
+    const states = await this.tags.bump(unique, mode === 'remove', budget);
     if (states === UNAVAILABLE) {
       this.queue({ kind: 'tags', tags: unique, hard: mode === 'remove' });
       return;
     }
-    await this.bus?.publish({ t: unique.map((tag, i) => [tag, states[i].v, states[i].h]) });
+    if (!(await this.publish({ t: unique.map((tag, i) => [tag, states[i].v, states[i].h]) }, budget))) {
+      // Redis has the new versions, but other instances trust theirs while their bus is up: bump and tell again.
+      this.queue({ kind: 'tags', tags: unique, hard: mode === 'remove' });
+    }
   }
 
   /** Every entry of a namespace, in O(1): the namespace is a tag every one of its entries carries. */
@@ -439,7 +470,8 @@ export class CacheService implements OnApplicationShutdown {
    * data older than a write that had already completed when it started.
    */
   private readL2(key: string, budget?: CallBudget): Promise<Envelope | null> {
-    if (!this.l2) {
+    // A DEL that has not reached Redis yet: what Redis holds may be the very value it removes.
+    if (!this.l2 || (this.pendingKeys.size > 0 && this.pendingKeys.has(key))) {
       return NO_ENVELOPE;
     }
     const flight = this.l2Reads.get(key);
@@ -449,7 +481,7 @@ export class CacheService implements OnApplicationShutdown {
 
   private async joinL2Read(l2: RedisTier, flight: L2Read, key: string, budget?: CallBudget): Promise<Envelope | null> {
     const env = await flight.promise;
-    if (this.clock.now() === flight.since || !this.clock.changedSince(flight.since, key, env ? env.header.t.map(([tag]) => tag) : [])) {
+    if (!this.clock.entryChangedSince(flight.since, key, env ? env.header.t : [])) {
       return env;
     }
     return this.sendL2Read(l2, key, budget);
@@ -478,6 +510,17 @@ export class CacheService implements OnApplicationShutdown {
     return flight.promise;
   }
 
+  /**
+   * Keeps an entry read from Redis in L1, unless its key or one of its tags was invalidated since the read began
+   * (`since`, by the invalidation clock): the GET may have left before a DEL, a SET or a tag bump, and what it
+   * brought back must not outlive that write in L1 (the reader itself may still use it: it started first).
+   */
+  private keepRead(key: string, env: Envelope, since: number, now: number): void {
+    if (!this.clock.entryChangedSince(since, key, env.header.t)) {
+      this.l1.set(key, env, now);
+    }
+  }
+
   private judgeSync(env: Envelope, now: number): Judgement | undefined {
     const tags = this.tags.assessLocal(env.header.t, now, env.tagMemo);
     return tags === undefined ? undefined : combine(env, tags, now);
@@ -497,9 +540,10 @@ export class CacheService implements OnApplicationShutdown {
     fallback: Envelope | null,
     judgement: Judgement,
     budget: CallBudget,
+    since: number,
   ): Promise<CacheResult<T>> {
     const hardMs = policy.hardTimeout !== undefined ? toMs(policy.hardTimeout) : this.options.hardTimeoutMs;
-    const flight = this.loads.run(key, () => this.load(ns, key, loader, policy, budget)) as Promise<CacheResult<T>>;
+    const flight = this.sharedLoad(ns, key, loader, policy, budget, since, hardMs);
     if (!fallback) {
       this.metrics.get(ns, 'none', 'miss');
       const result = await within(flight, hardMs);
@@ -521,6 +565,27 @@ export class CacheService implements OnApplicationShutdown {
     }
     this.metrics.get(ns, fallback === this.l1.get(key) ? 'l1' : 'l2', 'stale');
     return { value: fallback.value as T, source: 'stale', envelope: fallback };
+  }
+
+  /**
+   * The load of `key` this call waits on: the one in progress (stampede protection), unless it started before an
+   * invalidation of the key or of its tags — it may have read the database before a write that had completed
+   * when this call began (`since`), so this call loads again. Tags that depend on the result are known only once
+   * it is there: checked then.
+   */
+  private sharedLoad<T>(ns: string, key: string, loader: () => Promise<T>, policy: CachePolicy, budget: CallBudget, since: number, hardMs: number): Promise<CacheResult<T>> {
+    const known = typeof policy.tags === 'function' ? [namespaceTag(ns)] : entryTags(policy, ns, undefined);
+    const flight = this.loads.run(key, this.clock.now(), () => this.load(ns, key, loader, policy, budget), hardMs, (running) =>
+      running.since >= since || !this.clock.changedSince(running.since, key, known),
+    ) as Flight<CacheResult<T>>;
+    if (flight.since >= since || typeof policy.tags !== 'function') {
+      return flight.promise;
+    }
+    return flight.promise.then((result) =>
+      this.clock.changedSince(flight.since, key, entryTags(policy, ns, result.value))
+        ? this.sharedLoad(ns, key, loader, policy, budget, since, hardMs)
+        : result,
+    );
   }
 
   private async load<T>(
@@ -557,11 +622,11 @@ export class CacheService implements OnApplicationShutdown {
 
   private async acquireLease(key: string, policy: CachePolicy, budget: CallBudget) {
     const ttlMs = typeof policy.lease === 'boolean' ? DEFAULT_LEASE_MS : toMs(policy.lease!);
-    const leaseKey = `${key}:lease`;
+    const lease = leaseKey(key);
     const token = randomUUID();
-    const acquired = await this.l2!.acquireLease(leaseKey, token, ttlMs, budget);
+    const acquired = await this.l2!.acquireLease(lease, token, ttlMs, budget);
     // Redis unreachable: nobody can coordinate, so load here (fail open).
-    return { key: leaseKey, token, ttlMs, acquired: acquired === UNAVAILABLE ? true : acquired };
+    return { key: lease, token, ttlMs, acquired: acquired === UNAVAILABLE ? true : acquired };
   }
 
   /** Another instance holds the lease: re-read Redis with backoff until its value lands or the lease lapses. */
@@ -597,8 +662,7 @@ export class CacheService implements OnApplicationShutdown {
         : this.jittered(policy.ttl !== undefined ? toMs(policy.ttl) : this.options.defaultTtlMs, policy.jitter);
     const graceMs = value === null ? 0 : policy.grace !== undefined ? toMs(policy.grace) : this.options.defaultGraceMs;
     const lifetimeMs = Math.min(ttlMs + graceMs, this.options.maxEntryLifetimeMs);
-    const own = typeof policy.tags === 'function' ? policy.tags(value) : (policy.tags ?? []);
-    const tags = [...new Set([...own, namespaceTag(ns)])];
+    const tags = entryTags(policy, ns, value);
     // Tags known locally *and* known to outlive this entry in Redis (from our own earlier stamp): stamp those
     // versions without a round trip. A bump this instance has not heard of yet leaves Redis ahead of the stamp, so
     // readers see the entry as invalidated. Otherwise Redis is asked (and keeps the tag keys alive): a tag key that
@@ -618,9 +682,16 @@ export class CacheService implements OnApplicationShutdown {
       // One flush: the SET and the bus message (same connection, so Redis runs it after the SET: a reader woken
       // by it finds the new value). On a cluster the PUBLISH may reach another node first, so it waits.
       const withSet = publish && !this.l2.isCluster;
-      await Promise.all([this.l2.set(key, env.stored(compressFrom(policy)), lifetimeMs, budget), withSet && this.bus?.publish({ k: [key] })]);
-      if (publish && !withSet) {
-        await this.bus?.publish({ k: [key] });
+      const [written, told] = await Promise.all([
+        this.l2.set(key, env.stored(compressFrom(policy)), lifetimeMs, budget),
+        withSet && this.publish({ k: [key] }, budget),
+      ]);
+      // A write (`set`) that Redis missed: the value before it is still there, and in other instances' L1, until
+      // the DEL queued here reaches Redis and the bus (this instance's own copy goes then too).
+      if (publish && (written === UNAVAILABLE || !(withSet ? told : await this.publish({ k: [key] }, budget)))) {
+        this.queue({ kind: 'del', keys: [key] });
+      } else if (publish) {
+        this.supersede(key);
       }
     }
     this.metrics.l1Bytes = this.l1.bytes;
@@ -634,7 +705,7 @@ export class CacheService implements OnApplicationShutdown {
 
   // --- invalidation bookkeeping --------------------------------------------------------------------------
 
-  private async expireInL2(keys: string[], now: number) {
+  private async expireInL2(keys: string[], now: number, budget: CallBudget) {
     return this.l2!.guard('EXPIRE-ENTRY', async (c) => {
       for (const key of keys) {
         const bytes = await c.getBuffer(key);
@@ -644,16 +715,51 @@ export class CacheService implements OnApplicationShutdown {
           await c.set(key, env.expired(now).stored(env.isCompressed ? 0 : null), 'KEEPTTL', 'XX');
         }
       }
-    });
+    }, budget);
   }
 
   private queue(op: PendingOp): void {
     if (this.pending.length >= this.options.maxPendingInvalidations) {
-      this.pending.shift();
+      this.retire(this.pending.shift()!);
       this.log.warn('Too many invalidations waiting for Redis: the oldest was dropped');
     }
     this.pending.push(op);
+    if (op.kind === 'del') {
+      op.keys.forEach((k) => this.pendingKeys.set(k, (this.pendingKeys.get(k) ?? 0) + 1));
+    }
     this.scheduleProbe();
+  }
+
+  /** A write of `key` reached Redis and the bus: a DEL of it still waiting would only remove the newer value. */
+  private supersede(key: string): void {
+    if (!this.pendingKeys.delete(key)) {
+      return;
+    }
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const op = this.pending[i];
+      if (op.kind === 'del' && op.keys.includes(key)) {
+        op.keys = op.keys.filter((k) => k !== key);
+        if (op.keys.length === 0) {
+          this.pending.splice(i, 1);
+        }
+      }
+    }
+  }
+
+  /** A queued invalidation has reached Redis (or was dropped): what it held back is read from Redis again. */
+  private retire(op: PendingOp): void {
+    if (op.kind === 'tags') {
+      this.tags.settle(op.tags);
+      return;
+    }
+    for (const key of op.keys) {
+      const count = this.pendingKeys.get(key) ?? 0;
+      if (count <= 1) {
+        this.pendingKeys.delete(key);
+      } else {
+        this.pendingKeys.set(key, count - 1);
+      }
+    }
   }
 
   /** Redis is back: replay, in order, the invalidations it missed, so other instances' L2 reads are right again. */
@@ -665,28 +771,50 @@ export class CacheService implements OnApplicationShutdown {
     try {
       while (this.pending.length > 0) {
         const op = this.pending[0];
-        const ok =
-          op.kind === 'del'
-            ? (await this.l2.del(op.keys)) !== UNAVAILABLE && (await this.bus?.publish({ k: op.keys }), true)
-            : await this.replayTags(op.tags, op.hard);
+        const ok = op.kind === 'del' ? await this.replayDel(op.keys) : await this.replayTags(op.tags, op.hard);
         if (!ok) {
           return;
         }
-        this.pending.shift();
+        // By identity: `supersede` may have taken ops out of the queue while this one was out.
+        const at = this.pending.indexOf(op);
+        if (at >= 0) {
+          this.pending.splice(at, 1);
+        }
+        this.retire(op);
       }
     } finally {
       this.replaying = false;
     }
   }
 
+  /**
+   * Reads of these keys since the delete may have found the old value in Redis again (a read that closed the
+   * breaker, say) and kept it in L1: it goes, and reads still out do not keep what they bring back.
+   */
+  private async replayDel(keys: string[]): Promise<boolean> {
+    const budget = newBudget();
+    if ((await this.l2!.del(keys, budget)) === UNAVAILABLE || !(await this.publish({ k: keys }, budget))) {
+      return false;
+    }
+    this.clock.keysInvalidated(keys);
+    keys.forEach((k) => this.l1.delete(k));
+    return true;
+  }
+
   private async replayTags(tags: string[], hard: boolean): Promise<boolean> {
-    const states = await this.l2!.bumpTags(tags.map((t) => this.tags.key(t)), hard, this.options.maxEntryLifetimeMs);
+    const budget = newBudget();
+    const states = await this.l2!.bumpTags(tags.map((t) => this.tags.key(t)), hard, this.options.maxEntryLifetimeMs, budget);
     if (states === UNAVAILABLE) {
       return false;
     }
+    this.clock.tagsInvalidated(tags);
     tags.forEach((tag, i) => this.tags.learn(tag, states[i]));
-    await this.bus?.publish({ t: tags.map((tag, i) => [tag, states[i].v, states[i].h]) });
-    return true;
+    return this.publish({ t: tags.map((tag, i) => [tag, states[i].v, states[i].h]) }, budget);
+  }
+
+  /** A bus message; true when there is no bus to tell. */
+  private publish(message: Parameters<CacheBus['publish']>[0], budget?: CallBudget): Promise<boolean> {
+    return this.bus ? this.bus.publish(message, budget) : Promise.resolve(true);
   }
 
   /**
@@ -721,6 +849,18 @@ export class CacheService implements OnApplicationShutdown {
   }
 }
 
+/** The tags an entry of `ns` carries: the policy's own (of the value, when a function) and the namespace's. */
+function entryTags(policy: CachePolicy, ns: string, value: unknown): string[] {
+  const own = typeof policy.tags === 'function' ? policy.tags(value) : (policy.tags ?? []);
+  return [...new Set([...own, namespaceTag(ns)])];
+}
+
+/** The policy's tags and those of one item, as one tags function. */
+function tagsWith(policy: CachePolicy, more: (value: unknown) => readonly string[]): (value: unknown) => readonly string[] {
+  const { tags } = policy;
+  return (value) => [...(typeof tags === 'function' ? tags(value) : (tags ?? [])), ...more(value)];
+}
+
 /** A GET in flight (see readL2): when it was sent, by the invalidation clock, and its answer. */
 interface L2Read {
   since: number;
@@ -733,7 +873,7 @@ function combine(env: Envelope, tags: Freshness, now: number): Judgement {
   if (tags === 'hard' || now >= env.header.s) {
     return 'unusable';
   }
-  if (tags === 'soft') {
+  if (tags === 'soft' || env.header.x === 1) {
     return 'invalidated';
   }
   return now < env.header.f ? 'fresh' : 'expired';

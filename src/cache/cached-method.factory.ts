@@ -63,6 +63,14 @@ export function createCachedMethod(cache: CacheService, where: string, original:
     throw new Error(`${where}: cache decorators need an async method (declare it "async")`);
   }
   let method: AnyMethod = original;
+  const declared = meta.cacheable ?? meta.put ?? meta.batch;
+  if (declared) {
+    try {
+      cache.declareNamespace(declared.namespace);
+    } catch (error) {
+      throw new Error(`${where}: ${(error as Error).message}`);
+    }
+  }
 
   if (meta.cacheable) {
     const policy = meta.cacheable;
@@ -98,10 +106,12 @@ export function createCachedMethod(cache: CacheService, where: string, original:
       const args = [ids, ...rest];
       const keys = ids.map((id) => cacheKey(policy.namespace, ...scopedParts(policy, policy.key(id, ...rest), args, where)));
       const tags = policy.tags;
-      return cache.getMany(keys, (indexes) => original.apply(this, [indexes.map((i) => ids[i]), ...rest]), {
-        ...policy,
-        tags: typeof tags === 'function' ? undefined : tags,
-      });
+      return cache.getMany(
+        keys,
+        (indexes) => original.apply(this, [indexes.map((i) => ids[i]), ...rest]),
+        { ...policy, tags: typeof tags === 'function' ? undefined : tags },
+        typeof tags === 'function' ? (value, i) => tags(value, ids[i], ...rest) : undefined,
+      );
     };
   }
 

@@ -88,4 +88,60 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
     await expect(cache.delete([key])).resolves.toBeUndefined();
     await expect(cache.invalidateTags(['anything'])).resolves.toBeUndefined();
   });
+
+  it('pays for Redis trouble once a call: after its first failed command, the rest of the call skips Redis', async () => {
+    chaos.settings.throwRate = 1;
+    const commandsOf = async (call: () => Promise<unknown>) => {
+      const before = chaos.calls;
+      await call();
+      return chaos.calls - before;
+    };
+    const policy = { ttl: '1m' } as const;
+    // Three calls, one failure each: the breaker (3 failures) is not what skips the rest.
+    expect({
+      getMany: await commandsOf(() => cache.getMany([cacheKey('chaos', 'b1'), cacheKey('chaos', 'b2')], async (ids) => ids, policy)),
+      set: await commandsOf(() => cache.set(cacheKey('chaos', 'b3'), 'x', policy)),
+      delete: await commandsOf(() => cache.delete([cacheKey('chaos', 'b4')])),
+    }).toEqual({ getMany: 1, set: 1, delete: 1 });
+  });
+
+  describe('writes while Redis is out, replayed when it is back', () => {
+    async function breakerOpen(): Promise<void> {
+      chaos.settings.throwRate = 1;
+      for (let i = 0; cache.status().breaker !== 'open'; i++) {
+        await cache.get(cacheKey('chaos', `probe-${i}`));
+      }
+    }
+
+    it('reads nothing from Redis that a DEL still on its way there removes', async () => {
+      const key = cacheKey('chaos', 'pending-del');
+      await other.set(key, 'old', { ttl: '1m' });
+      expect(await cache.getOrSet(key, async () => 'not loaded', { ttl: '1m' })).toBe('old');
+      await breakerOpen();
+      await cache.delete([key]); // applied here at once, queued for Redis
+      expect(cache.status().pendingInvalidations).toBe(1);
+      // Redis answers again (the background probe closes the breaker), but the replayed DEL does not get through.
+      chaos.settings = { throwRate: 0, delayMs: 0, busDelayMs: 0, failing: ['del'] };
+      await eventually(() => cache.status().breaker === 'closed');
+      expect(cache.status().pendingInvalidations).toBe(1);
+      expect(await cache.getOrSet(key, async () => 'new', { ttl: '1m' })).toBe('new');
+      chaos.settings.failing = [];
+      await eventually(() => cache.status().pendingInvalidations === 0);
+      expect(await other.getOrSet(key, async () => 'new', { ttl: '1m' })).toBe('new');
+      expect(await cache.getOrSet(key, async () => 'new', { ttl: '1m' })).toBe('new');
+    });
+
+    it('a set() Redis missed removes the value before it from Redis and other instances once Redis is back', async () => {
+      const key = cacheKey('chaos', 'missed-set');
+      await cache.set(key, 'old', { ttl: '1m' });
+      expect(await other.get(key)).toBe('old'); // held in its L1 from now on
+      await breakerOpen();
+      await cache.set(key, 'new', { ttl: '1m' }); // a @CachePut after a database write
+      expect(await cache.get(key)).toBe('new');
+      expect(cache.status().pendingInvalidations).toBe(1);
+      chaos.settings.throwRate = 0;
+      await eventually(() => cache.status().pendingInvalidations === 0);
+      await eventually(async () => (await other.getOrSet(key, async () => 'new', { ttl: '1m' })) === 'new');
+    });
+  });
 });

@@ -1,4 +1,4 @@
-import { CacheService, cacheKey } from '../../src/cache';
+import { CacheKey, CachePolicy, CacheService, cacheKey } from '../../src/cache';
 import { OwnRedis } from '../support/redis-server';
 import { SLACK_MS, cacheInstance, eventually, sleep } from './support';
 
@@ -87,7 +87,10 @@ describe('cache engine on a real Redis', () => {
       const d = cacheInstance(redis.url);
       try {
         await eventually(() => d.status().redisReady);
-        expect(await d.fetch(key, async () => 'reloaded', policy)).toMatchObject({ source: 'stale', value: page });
+        const failing = async (): Promise<string> => {
+          throw new Error('database down');
+        };
+        expect(await d.fetch(key, failing, policy)).toMatchObject({ source: 'stale', value: page });
       } finally {
         await d.onApplicationShutdown();
       }
@@ -323,6 +326,76 @@ describe('cache engine on a real Redis', () => {
     }
   });
 
+  describe('a read that overlaps a write', () => {
+    /** `b` writes the old value; `a` has heard of it on the bus, so nothing of that write is still on its way. */
+    async function oldValueIn(key: CacheKey): Promise<void> {
+      const heard = a.metrics.busMessagesIn;
+      await b.set(key, 'old', { ttl: '1m' });
+      await eventually(() => a.metrics.busMessagesIn > heard);
+    }
+
+    it.each(['delete', 'set'] as const)('does not keep in L1 what a GET sent before a %s brought back', async (write) => {
+      const key = cacheKey('overlap', write);
+      await oldValueIn(key);
+      const reading = a.getOrSet(key, async () => 'loaded', { ttl: '1m' }); // its GET leaves first…
+      await (write === 'delete' ? a.delete([key]) : a.set(key, 'new', { ttl: '1m' })); // …then the DEL or SET
+      expect(await reading).toBe('old'); // it started before the write: either answer is its to take
+      expect(await a.getOrSet(key, async () => 'new', { ttl: '1m' })).toBe('new');
+    });
+
+    it.each([
+      ['delete', (key: CacheKey) => a.delete([key])],
+      ['invalidateTags', () => a.invalidateTags(['overlap:t'])],
+    ] as const)('does not hand a load that started before a %s to a caller that started after it', async (_name, evict) => {
+      const key = cacheKey('overlap', `load-${_name}`);
+      let row = 'old';
+      let readRow!: () => void;
+      const rowRead = new Promise<void>((resolve) => (readRow = resolve));
+      const policy: CachePolicy = { ttl: '1m', tags: ['overlap:t'] };
+      const first = a.getOrSet(key, async () => {
+        const value = row; // read before the write…
+        readRow();
+        await sleep(100); // …and still on its way when the write and its eviction are done
+        return value;
+      }, policy);
+      await rowRead;
+      row = 'new';
+      await evict(key);
+      expect(await a.getOrSet(key, async () => row, policy)).toBe('new');
+      expect(await first).toBe('old');
+      expect(await a.getOrSet(key, async () => 'not loaded', policy)).toBe('new');
+    });
+
+    it('with mode expire, waits for the reload and serves the old entry only if reloading fails', async () => {
+      for (const grace of [0, 60_000]) {
+        const key = cacheKey('overlap', `expire-${grace}`);
+        const policy: CachePolicy = { ttl: '1m', grace };
+        await a.getOrSet(key, async () => 'old', policy);
+        await a.delete([key], 'expire');
+        const failing = async (): Promise<string> => {
+          throw new Error('database down');
+        };
+        expect(await a.fetch(key, failing, policy)).toMatchObject({ value: 'old', source: 'stale' });
+        expect(await a.fetch(key, async () => (await sleep(20), 'new'), policy)).toMatchObject({ value: 'new', source: 'miss' });
+      }
+    });
+
+    it('set() of a value it does not cache (null without cacheNull) removes the previous one everywhere', async () => {
+      const key = cacheKey('overlap', 'null');
+      await oldValueIn(key);
+      expect(await a.get(key)).toBe('old');
+      await a.set(key, null, { ttl: '1m' });
+      expect(await a.get(key)).toBeUndefined();
+      await eventually(async () => (await b.get(key)) === undefined);
+    });
+
+    it('gives up on a loader that never settles after the hard timeout, for later callers too', async () => {
+      const key = cacheKey('overlap', 'hung');
+      await expect(a.getOrSet(key, () => new Promise<string>(() => undefined), { hardTimeout: 50 })).rejects.toThrow(/took longer/);
+      expect(await a.getOrSet(key, async () => 'fine', { hardTimeout: 50 })).toBe('fine');
+    });
+  });
+
   it('reads many keys with one MGET and loads only the missing ones', async () => {
     await a.set(cacheKey('batch', 1), 'one', { ttl: '1m' });
     await b.set(cacheKey('batch', 2), 'two', { ttl: '1m' });
@@ -339,10 +412,14 @@ describe('cache engine on a real Redis', () => {
     // holding that slice would keep every other value of the reply in memory, outside L1's byte budget.
     const keys = Array.from({ length: 40 }, (_, i) => cacheKey('owned', i));
     const card = (i: number) => ({ i, text: 'x'.repeat(10_000) });
+    // Each set tells the other instance on the bus; a read of a key that a message reaches while the read is out
+    // is not kept in L1 (it may predate the write), so the reads below wait for the messages.
+    const heard = a.metrics.busMessagesIn;
     await Promise.all(keys.map((key, i) => b.set(key, card(i), { ttl: '1m' })));
-    expect(await a.getMany(keys, async () => [], { ttl: '1m' })).toEqual(keys.map((_, i) => card(i)));
     const single = cacheKey('owned', 'single');
     await b.set(single, card(-1), { ttl: '1m' });
+    await eventually(() => a.metrics.busMessagesIn === heard + keys.length + 1);
+    expect(await a.getMany(keys, async () => [], { ttl: '1m' })).toEqual(keys.map((_, i) => card(i)));
     expect(await a.get(single)).toEqual(card(-1));
     for (const key of [...keys, single]) {
       const held = await a.fetch(key, async () => null, { ttl: '1m' });

@@ -42,13 +42,13 @@ class ItemsService {
     return this.db.rows.get(id) ?? null;
   }
 
-  @Cacheable({ namespace: 'items:mine', scope: 'viewer', viewer: (viewerId: string) => viewerId, key: (_viewerId: string) => ['list'], ttl: '1m' })
+  @Cacheable({ namespace: 'my-items', scope: 'viewer', viewer: (viewerId: string) => viewerId, key: (_viewerId: string) => ['list'], ttl: '1m' })
   async mine(viewerId: string): Promise<string[]> {
     this.db.reads++;
     return [...this.db.rows.values()].filter((i) => i.name.startsWith(viewerId)).map((i) => i.id);
   }
 
-  @Cacheable({ namespace: 'items:cond', scope: 'public', key: (id: string) => [id], condition: (id: string) => id !== 'never', unless: (r: string) => r === 'skip' })
+  @Cacheable({ namespace: 'cond-items', scope: 'public', key: (id: string) => [id], condition: (id: string) => id !== 'never', unless: (r: string) => r === 'skip' })
   async conditional(id: string): Promise<string> {
     this.db.reads++;
     return id === 'skip-me' ? 'skip' : id;
@@ -74,7 +74,7 @@ class ItemsService {
     return item;
   }
 
-  @CacheableBatch({ namespace: 'items:batch', scope: 'public', key: (id: string) => [id], ttl: '1m' })
+  @CacheableBatch({ namespace: 'batch-items', scope: 'public', key: (id: string) => [id], ttl: '1m', tags: (_item: Item | null, id: string) => [`item:${id}`] })
   async many(ids: readonly string[]): Promise<(Item | null)[]> {
     this.db.reads += ids.length;
     return ids.map((id) => this.db.rows.get(id) ?? null);
@@ -178,7 +178,12 @@ describe('cache decorators in a Nest application', () => {
     expect(db.reads).toBe(2);
     expect(await service.many(['p', 'q', 'r', 's'])).toEqual(['p', 'q', 'r', 's'].map((id) => ({ id, name: id })));
     expect(db.reads).toBe(4);
-    expect(await cache.get(cacheKey('items:batch', 's'))).toEqual({ id: 's', name: 's' });
+    expect(await cache.get(cacheKey('batch-items', 's'))).toEqual({ id: 's', name: 's' });
+    // Each item carries the tags of its own id: invalidating one reaches that item's entry, and only it.
+    db.rows.set('q', { id: 'q', name: 'renamed' });
+    await cache.invalidateTags(['item:q']);
+    expect(await service.many(['p', 'q'])).toEqual([{ id: 'p', name: 'p' }, { id: 'q', name: 'renamed' }]);
+    expect(db.reads).toBe(5);
   });
 
   it('keeps the method’s name and metadata (route, guards) on the wrapper', () => {

@@ -9,6 +9,8 @@ export interface ChaosSettings {
   busDelayMs: number;
   /** delay between Redis' answer and the caller seeing it (the command itself runs at once) */
   replyDelayMs?: number;
+  /** methods whose commands always fail, whatever `throwRate` says (`del`, `getBuffer`, …) */
+  failing?: string[];
 }
 
 const COMMANDS = new Set(['getBuffer', 'mgetBuffer', 'set', 'del', 'eval', 'hmget', 'publish', 'ping']);
@@ -38,7 +40,7 @@ export class Chaos {
           return async (...args: unknown[]) => {
             this.calls++;
             await this.pause();
-            if (Math.random() < this.settings.throwRate) {
+            if (Math.random() < this.settings.throwRate || this.settings.failing?.includes(prop)) {
               throw new Error('chaos: injected failure');
             }
             this.commands.push(prop);

@@ -230,17 +230,18 @@ describe('cache engine on a real Redis Cluster', () => {
     try {
       const exists = async (keys: CacheKey[]) => Promise.all(keys.map((k) => raw.exists(a.keyOf(k))));
       expect(await exists(removed)).toEqual(removed.map(() => 0));
-      // `expire` keeps the entries as fallbacks: still in Redis with their TTL, served stale while a refresh runs.
+      // `expire` keeps the entries as fallbacks: still in Redis with their TTL, served only if reloading fails.
       expect(await exists(expired)).toEqual(expired.map(() => 1));
       expect(await raw.pttl(a.keyOf(expired[0]))).toBeGreaterThan(60_000);
     } finally {
       raw.disconnect();
     }
-    expect(await b.fetch(expired[0], async () => 'new', policy)).toMatchObject({
-      value: 'old',
-      source: 'stale',
-    });
-    await eventually(async () => (await b.get(expired[0])) === 'new');
+    const failing = async (): Promise<string> => {
+      throw new Error('database down');
+    };
+    expectedWarnings = /^Serving stale cl-expire entry: its loader failed/;
+    expect(await b.fetch(expired[0], failing, policy)).toMatchObject({ value: 'old', source: 'stale' });
+    expect(await b.fetch(expired[0], async () => 'new', policy)).toMatchObject({ value: 'new', source: 'miss' });
   });
 
   it('with a lease on another slot than its entry, runs the loader once across two instances', async () => {

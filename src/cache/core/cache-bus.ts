@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis/redis-clients';
 import type { CacheMetrics } from './cache-metrics';
-import type { RedisTier, TagState } from './l2';
+import type { CallBudget, RedisTier, TagState } from './l2';
 import type { RateLimitedLogger } from './rate-limited-logger';
 
 /** What travels on the bus: keys to drop, tag versions to learn. Never values. */
@@ -82,11 +82,14 @@ export class CacheBus {
     this.stopping = true;
   }
 
-  async publish(message: Omit<BusMessage, 'o'>): Promise<void> {
-    const sent = await this.publisher.publish(this.channel, JSON.stringify({ o: this.instanceId, ...message }));
+  /** Whether Redis took the message (false when it could not be reached: the caller may queue it again). */
+  async publish(message: Omit<BusMessage, 'o'>, budget?: CallBudget): Promise<boolean> {
+    const sent = await this.publisher.publish(this.channel, JSON.stringify({ o: this.instanceId, ...message }), budget);
     if (typeof sent === 'number') {
       this.metrics.busMessagesOut++;
+      return true;
     }
+    return false;
   }
 
   private receive(raw: string): void {

@@ -35,6 +35,8 @@ export interface EnvelopeHeader {
   t: TagStamp[];
   /** content hash of the payload bytes (base64url), usable as a strong ETag */
   h: string;
+  /** set by an eviction in `expire` mode: the entry only serves as a fallback when reloading it fails */
+  x?: 1;
 }
 
 /**
@@ -215,9 +217,12 @@ export class Envelope {
     return this.readCompressed;
   }
 
-  /** A copy whose fresh period has ended now (the `expire` eviction mode): still usable as a fallback. */
+  /**
+   * A copy whose fresh period has ended now, marked as evicted (the `expire` eviction mode): still usable as a
+   * fallback if reloading fails, but never served while a reload is on its way, as an entry past its TTL may be.
+   */
   expired(now: number): Envelope {
-    const header = { ...this.header, f: Math.min(this.header.f, now) };
+    const header: EnvelopeHeader = { ...this.header, f: Math.min(this.header.f, now), x: 1 };
     const head = `${JSON.stringify(header)}\n`;
     const headLength = Buffer.byteLength(head);
     const bytes = Buffer.allocUnsafeSlow(headLength + this.payload.length);

@@ -37,6 +37,22 @@ export class InvalidationClock {
     );
   }
 
+  /** `changedSince` for an entry: its key, and the tags it was stamped with (`[tag, version]`). */
+  entryChangedSince(since: number, key: string, stamps: readonly (readonly [string, number])[]): boolean {
+    if (since === this.seq) {
+      return false;
+    }
+    if (this.clearedAt > since || (this.keys.get(key) ?? 0) > since) {
+      return true;
+    }
+    for (const [tag] of stamps) {
+      if ((this.tags.get(tag) ?? 0) > since) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /**
    * Old marks only matter to loads that started before them. When the map grows, marks before a cutoff are
    * dropped and any load older than the cutoff is treated as invalidated (safe: it just does not store).

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { buildKey, encodeKeyPart, MAX_KEY_LENGTH } from './keys';
+import { assertNamespace, assertNoNamespaceClash, buildKey, encodeKeyPart, leaseKey, MAX_KEY_LENGTH } from './keys';
 
 // eslint-disable-next-line no-control-regex -- control characters are exactly what must never appear
 const RAW_FORBIDDEN = /[:*?[\]\\\s\x00-\x1f\x7f]/u;
@@ -73,5 +73,21 @@ describe('cache keys', () => {
 
   it('keeps an empty part distinct from a missing one', () => {
     expect(buildKey('p', 'ns', [''])).not.toBe(buildKey('p', 'ns', []));
+  });
+
+  it('keeps entry keys apart from the keys the cache keeps for itself', () => {
+    // A tag's versions live at `<prefix>:tag:<tag>`, a load's lease next to its entry.
+    expect(() => assertNamespace('tag')).toThrow(/tag versions/);
+    expect(() => assertNamespace('tag:x')).toThrow(/tag versions/);
+    expect(() => assertNamespace('tags')).not.toThrow();
+    expect(leaseKey(buildKey('p', 'ns', [1]))).not.toBe(buildKey('p', 'ns', [1, 'lease']));
+    expect(leaseKey(buildKey('p', 'ns', [1]))).not.toBe(buildKey('p', 'ns', [1, '%lease']));
+  });
+
+  it('refuses a namespace that extends another in use: their keys could be one', () => {
+    expect(buildKey('p', 'users', ['profile', 42])).toBe(buildKey('p', 'users:profile', [42]));
+    expect(() => assertNoNamespaceClash('users:profile', ['images', 'users'])).toThrow(/"users" and "users:profile" clash/);
+    expect(() => assertNoNamespaceClash('users', ['users:profile'])).toThrow(/clash/);
+    expect(() => assertNoNamespaceClash('users:id', ['users:profile', 'users-x', 'user'])).not.toThrow();
   });
 });

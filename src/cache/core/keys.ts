@@ -76,12 +76,35 @@ export function buildKey(prefix: string, namespace: string, parts: readonly KeyP
   return `${key.slice(0, HEAD_LENGTH)}:#${digest}`;
 }
 
-/** Namespaces are declared in code: `characters:list`, `images`, … (letters, digits, `_`, `-`, `:` between). */
+/**
+ * Namespaces are declared in code: `characters:list`, `images`, … (letters, digits, `_`, `-`, `:` between). The
+ * first segment `tag` is the tag versions' own (`<prefix>:tag:<tag>`, see TagVersions), so no entry can land on one.
+ */
 export function assertNamespace(namespace: string): void {
   if (!/^[a-z0-9_-]+(:[a-z0-9_-]+)*$/i.test(namespace)) {
     throw new Error(`Invalid cache namespace "${namespace}": use letters, digits, _ and -, separated by ':'`);
   }
+  if (/^tag(:|$)/i.test(namespace)) {
+    throw new Error(`Invalid cache namespace "${namespace}": "tag" is where the cache keeps its tag versions`);
+  }
 }
+
+/**
+ * Refuses a namespace that extends another one in use, or is extended by it: `users` with parts `profile, 42`
+ * and `users:profile` with part `42` would be one key. Namespaces are declared in code, so a clash shows up in
+ * the first test that uses both.
+ */
+export function assertNoNamespaceClash(namespace: string, others: Iterable<string>): void {
+  for (const other of others) {
+    const [shorter, longer] = other.length < namespace.length ? [other, namespace] : [namespace, other];
+    if (longer.startsWith(`${shorter}:`)) {
+      throw new Error(`Cache namespaces "${shorter}" and "${longer}" clash: a key of one can be a key of the other`);
+    }
+  }
+}
+
+/** The lease of an entry's load (see CachePolicy.lease): `%lease` is no encoded part, so no entry's key. */
+export const leaseKey = (key: string): string => `${key}:%lease`;
 
 /** The tag every entry of a namespace carries, so clearing a namespace is one O(1) tag invalidation. */
 export const namespaceTag = (namespace: string): string => `ns:${namespace}`;

@@ -187,7 +187,7 @@ export class RedisTier {
   }
 
   /** Keys are grouped by hash slot on a cluster (one MGET per slot); ioredis pipelines them per node. */
-  mget(keys: string[]): Promise<Maybe<(Buffer | null)[]>> {
+  mget(keys: string[], budget?: CallBudget): Promise<Maybe<(Buffer | null)[]>> {
     return this.guard('MGET', async (c) => {
       if (keys.length === 0) {
         return [];
@@ -213,7 +213,7 @@ export class RedisTier {
         }),
       );
       return out;
-    });
+    }, budget);
   }
 
   set(key: string, bytes: Buffer, ttlMs: number, budget?: CallBudget): Promise<Maybe<unknown>> {
@@ -221,8 +221,8 @@ export class RedisTier {
   }
 
   /** One DEL per key (sent together, without waiting for each other): safe on a cluster whatever slots the keys hash to. */
-  del(keys: string[]): Promise<Maybe<number>> {
-    return this.guard('DEL', async (c) => (await Promise.all(keys.map((k) => c.del(k)))).reduce((a, b) => a + b, 0));
+  del(keys: string[], budget?: CallBudget): Promise<Maybe<number>> {
+    return this.guard('DEL', async (c) => (await Promise.all(keys.map((k) => c.del(k)))).reduce((a, b) => a + b, 0), budget);
   }
 
   readTags(tagKeys: string[], budget?: CallBudget): Promise<Maybe<TagState[]>> {
@@ -251,7 +251,7 @@ export class RedisTier {
     );
   }
 
-  bumpTags(tagKeys: string[], hard: boolean, lifetimeMs: number): Promise<Maybe<TagState[]>> {
+  bumpTags(tagKeys: string[], hard: boolean, lifetimeMs: number, budget?: CallBudget): Promise<Maybe<TagState[]>> {
     return this.guard('EVAL', (c) =>
       Promise.all(
         tagKeys.map(async (k) => {
@@ -259,6 +259,7 @@ export class RedisTier {
           return { v, h };
         }),
       ),
+      budget,
     );
   }
 
@@ -270,7 +271,7 @@ export class RedisTier {
     return this.guard('EVAL', (c) => c.eval(RELEASE_LEASE, 1, key, token));
   }
 
-  publish(channel: string, message: string): Promise<Maybe<number>> {
-    return this.guard('PUBLISH', (c) => c.publish(channel, message));
+  publish(channel: string, message: string, budget?: CallBudget): Promise<Maybe<number>> {
+    return this.guard('PUBLISH', (c) => c.publish(channel, message), budget);
   }
 }

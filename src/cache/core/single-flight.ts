@@ -1,21 +1,49 @@
-/** Concurrent calls for one key share one run of `work`; the next call after it settles starts a new one. */
-export class SingleFlight<T> {
-  private readonly running = new Map<string, Promise<T>>();
+/** One run in progress: its result, and the invalidation clock (see InvalidationClock) when it started. */
+export interface Flight<T> {
+  readonly since: number;
+  readonly promise: Promise<T>;
+}
 
-  run(key: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Concurrent calls for one key share one run of `work`; the next call after it settles starts a new one. A caller
+ * may refuse the run in progress (`joinable`), e.g. one that started before a write this caller must see: it
+ * then starts a new run, which later callers join instead.
+ */
+export class SingleFlight<T> {
+  private readonly running = new Map<string, Flight<T>>();
+
+  /**
+   * `since` is the clock of the caller starting a run. After `maxMs` a run still going is no longer offered to
+   * new callers (those waiting keep waiting on it): a loader that never settles must not hold its key for good.
+   */
+  run(key: string, since: number, work: () => Promise<T>, maxMs: number, joinable?: (flight: Flight<T>) => boolean): Flight<T> {
     const current = this.running.get(key);
-    if (current) {
+    if (current && (!joinable || joinable(current))) {
       return current;
     }
-    const promise = work().finally(() => this.running.delete(key));
+    const timer = setTimeout(() => this.retire(key, flight), maxMs);
+    timer.unref();
+    const flight: Flight<T> = {
+      since,
+      promise: work().finally(() => {
+        clearTimeout(timer);
+        this.retire(key, flight);
+      }),
+    };
     // Callers may stop waiting (soft timeout); the rejection is still theirs to see, never "unhandled".
-    promise.catch(() => undefined);
-    this.running.set(key, promise);
-    return promise;
+    flight.promise.catch(() => undefined);
+    this.running.set(key, flight);
+    return flight;
   }
 
   get size(): number {
     return this.running.size;
+  }
+
+  private retire(key: string, flight: Flight<T>): void {
+    if (this.running.get(key) === flight) {
+      this.running.delete(key);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import type { ResolvedCacheOptions } from '../cache.options';
 import type { TagStamp } from './envelope';
 import { TagVersions } from './tag-versions';
+import { RedisTier, UNAVAILABLE } from './l2';
 
 const options = {
   keyPrefix: 'test',
@@ -89,5 +90,48 @@ describe('TagVersions.prune: what is known stays bounded by the tags in use', ()
     now += 61_000;
     tags.prune(now);
     expect(tags.assessLocal(e.stamps, now, e.memo)).toBeUndefined();
+  });
+});
+
+describe('TagVersions.bump while Redis cannot be reached', () => {
+  /** A Redis tier that answers every tag command with what `redis` holds, or not at all while `down`. */
+  function tier(redis: Map<string, { v: number; h: number }>, state: { down: boolean }): RedisTier {
+    const read = (keys: string[]) => (state.down ? UNAVAILABLE : keys.map((k) => redis.get(k) ?? { v: 0, h: 0 }));
+    return {
+      bumpTags: async (keys: string[]) => read(keys),
+      readTags: async (keys: string[]) => read(keys),
+      stampTags: async (keys: string[]) => (state.down ? UNAVAILABLE : keys.map((k) => ({ ...(redis.get(k) ?? { v: 0, h: 0 }), ttl: 60_000 }))),
+    } as unknown as RedisTier;
+  }
+
+  it('keeps the entries of the tags it invalidated unusable until the replay settles them, whatever it forgets or re-reads meanwhile', async () => {
+    const redis = new Map([['test:tag:known', { v: 4, h: 0 }], ['test:tag:unknown', { v: 7, h: 0 }]]);
+    const state = { down: false };
+    const tags = new TagVersions(options, tier(redis, state), () => true);
+    const known = await tags.stamp(['known'], 1_000);
+    const unknown: TagStamp[] = [['unknown', 7]]; // an entry another instance wrote; this one never saw the tag
+    expect(await tags.assess(known, Date.now())).toBe('fresh');
+
+    state.down = true;
+    expect(await tags.bump(['known', 'unknown'], true)).toBe(UNAVAILABLE);
+    expect(await tags.assess(known, Date.now())).toBe('hard');
+    expect(await tags.assess(unknown, Date.now())).toBe('hard');
+    // A value loaded since stamps the version the replay will give the known tag: that entry is fresh.
+    expect(tags.assessLocal(await tags.stamp(['known'], 1_000), Date.now())).toBe('fresh');
+
+    // Redis is back before the replay, and the bus reconnect made this instance forget every version.
+    state.down = false;
+    tags.clear();
+    expect(await tags.assess(known, Date.now())).toBe('hard');
+    expect(await tags.assess(unknown, Date.now())).toBe('hard');
+
+    // The replay bumps Redis and settles the tags: Redis' versions rule again.
+    redis.set('test:tag:known', { v: 5, h: 5 });
+    redis.set('test:tag:unknown', { v: 8, h: 8 });
+    tags.settle(['known', 'unknown']);
+    tags.clear();
+    expect(await tags.assess(known, Date.now())).toBe('hard');
+    expect(await tags.assess([['known', 5]], Date.now())).toBe('fresh');
+    expect(await tags.assess([['unknown', 8]], Date.now())).toBe('fresh');
   });
 });

@@ -13,6 +13,16 @@ interface Known extends TagState {
   usedAt: number;
 }
 
+/**
+ * A tag invalidated while Redis could not be reached, until the invalidation is replayed there: entries stamped
+ * below `below` are invalid (removed if `hard`), whatever Redis says meanwhile. `count` invalidations wait.
+ */
+interface Unsettled {
+  below: number;
+  hard: boolean;
+  count: number;
+}
+
 /** How often, at most, `prune` walks the known versions (or every `maxEntryLifetime`, if that is shorter). */
 const PRUNE_EVERY_MS = 60 * 60_000;
 
@@ -25,6 +35,8 @@ const PRUNE_EVERY_MS = 60 * 60_000;
  */
 export class TagVersions {
   private readonly known = new Map<string, Known>();
+  /** Tags invalidated here that Redis has not heard of yet (see `bump` and `settle`); survives `clear`. */
+  private readonly unsettled = new Map<string, Unsettled>();
   /**
    * Moves whenever a known tag's version moves or what is known is dropped: a verdict of 'fresh' reached at one
    * generation holds for as long as it stays the same (see `assessLocal`).
@@ -84,9 +96,12 @@ export class TagVersions {
    * tag. Only while versions are trusted without rechecks (bus up, or no Redis): otherwise time matters too.
    */
   assessLocal(stamps: readonly TagStamp[], now: number, memo?: { tagsFreshAt: number }): Freshness | undefined {
-    let verdict: Freshness = 'fresh';
     const trustForever = !this.l2 || this.busConnected();
     if (trustForever && memo?.tagsFreshAt === this.generation) {
+      return 'fresh';
+    }
+    let verdict = this.unsettled.size > 0 ? this.unsettledVerdict(stamps) : 'fresh';
+    if (verdict === 'hard') {
       return verdict;
     }
     for (const [tag, version] of stamps) {
@@ -123,7 +138,7 @@ export class TagVersions {
       stamps.forEach(([tag], i) => this.learn(tag, states[i]));
     }
     // Redis unreachable: judge by what is known locally (fail open; the bus resets L1 when it is back).
-    let verdict: Freshness = 'fresh';
+    let verdict = this.unsettled.size > 0 ? this.unsettledVerdict(stamps) : 'fresh';
     for (const [tag, version] of stamps) {
       const state = this.known.get(tag);
       if (state && state.h > version) {
@@ -136,22 +151,44 @@ export class TagVersions {
     return verdict;
   }
 
-  /** Bumps tags in Redis (or locally without it). Returns the new states, or UNAVAILABLE if Redis failed. */
-  async bump(tags: readonly string[], hard: boolean): Promise<TagState[] | typeof UNAVAILABLE> {
-    const states = this.l2
-      ? await this.l2.bumpTags(tags.map((t) => this.key(t)), hard, this.options.maxEntryLifetimeMs)
-      : UNAVAILABLE;
+  /**
+   * Bumps tags in Redis (or locally without it). Returns the new states, or UNAVAILABLE if Redis failed: then
+   * this instance stops serving the tags' entries at once, and until the caller's replay reaches Redis (`settle`)
+   * — even if it clears what it knows meanwhile, or reads the old versions back from Redis before the replay.
+   */
+  async bump(tags: readonly string[], hard: boolean, budget?: CallBudget): Promise<TagState[] | typeof UNAVAILABLE> {
+    if (!this.l2) {
+      tags.forEach((tag) => this.bumpLocally(tag, hard));
+      return tags.map((t) => this.localState(t));
+    }
+    const states = await this.l2.bumpTags(tags.map((t) => this.key(t)), hard, this.options.maxEntryLifetimeMs, budget);
     if (states === UNAVAILABLE) {
-      // Apply locally so this instance stops serving the tag's entries now; the caller queues a replay.
-      tags.forEach((tag) => {
-        const current = this.localState(tag);
-        const v = current.v + 1;
-        this.learn(tag, { v, h: hard ? v : current.h });
-      });
-      return this.l2 ? UNAVAILABLE : tags.map((t) => this.localState(t));
+      for (const tag of tags) {
+        // A known tag moves one version on, as the replay will move it, so entries written from now on stamp a
+        // version that stays fresh; of an unknown tag no version can be told, so none of its entries is fresh.
+        const below = this.known.has(tag) ? this.bumpLocally(tag, hard).v : Infinity;
+        const waiting = this.unsettled.get(tag);
+        this.unsettled.set(tag, {
+          below: Math.max(below, waiting?.below ?? 0),
+          hard: hard || (waiting?.hard ?? false),
+          count: (waiting?.count ?? 0) + 1,
+        });
+      }
+      this.generation++;
+      return UNAVAILABLE;
     }
     tags.forEach((tag, i) => this.learn(tag, states[i]));
     return states;
+  }
+
+  /** An invalidation of these tags that `bump` could not send has reached Redis (or was given up). */
+  settle(tags: readonly string[]): void {
+    for (const tag of tags) {
+      const waiting = this.unsettled.get(tag);
+      if (waiting && --waiting.count <= 0) {
+        this.unsettled.delete(tag);
+      }
+    }
   }
 
   /** A version heard on the bus (or read from Redis): versions only move forward. */
@@ -209,6 +246,27 @@ export class TagVersions {
     if (now - this.prunedAt >= Math.min(PRUNE_EVERY_MS, this.options.maxEntryLifetimeMs)) {
       this.prune(now);
     }
+  }
+
+  private bumpLocally(tag: string, hard: boolean): TagState {
+    const current = this.localState(tag);
+    const v = current.v + 1;
+    return this.learn(tag, { v, h: hard ? v : current.h });
+  }
+
+  /** What waiting invalidations (`unsettled`) make of an entry's stamps. */
+  private unsettledVerdict(stamps: readonly TagStamp[]): Freshness {
+    let verdict: Freshness = 'fresh';
+    for (const [tag, version] of stamps) {
+      const waiting = this.unsettled.get(tag);
+      if (waiting && version < waiting.below) {
+        if (waiting.hard) {
+          return 'hard';
+        }
+        verdict = 'soft';
+      }
+    }
+    return verdict;
   }
 
   private localState(tag: string): TagState {
