@@ -111,6 +111,20 @@ describe('response replay', () => {
     expect(hidden.res.status).toBe(404);
   });
 
+  it('tells HTTP caches to keep a gallery no longer than the character it was checked against', async () => {
+    // The gallery entry is fresh for 15 minutes, the character detail for 10: a CDN keeping the gallery longer
+    // than the detail could serve it after the character went private.
+    const { c, path } = await galleryOfOne('Short-lived');
+    const maxAge = (res: { headers: Record<string, string> }) => Number(/max-age=(\d+)/.exec(res.headers['cache-control'])![1]);
+    const detail = await t.http.get(`/characters/${c.id}`).expect(200);
+    const answered = await observed(path);
+    const replayed = await observed(path);
+    expect(replayed.replayed).toBe(1);
+    expect(maxAge(detail)).toBeGreaterThan(0);
+    expect(maxAge(answered.res)).toBeLessThanOrEqual(maxAge(detail));
+    expect(maxAge(replayed.res)).toBeLessThanOrEqual(maxAge(detail));
+  });
+
   it('replays a gallery with its Link preload header, and checks the character it depends on too', async () => {
     const { c, path } = await galleryOfOne('Gallery');
     const first = await observed(path);

@@ -18,6 +18,20 @@ interface Store {
   reads: CacheRead[];
   /** false once a read happened that could not be recorded (uncached, batch, a nested context) */
   complete: boolean;
+  /** how long what was read stays good: the earliest fresh-until and stale-until of the entries read */
+  freshness: ReadFreshness;
+}
+
+/**
+ * Until when an answer built from cache reads is fresh (`freshUntil`) and usable stale (`staleUntil`): the
+ * earliest of its entries', since it is only as current as the least current of them. `stale` if one was served
+ * stale. For HTTP caching headers: a gallery page cached for 15 minutes must not be kept longer by a CDN than the
+ * character detail it was checked against (10 minutes).
+ */
+export interface ReadFreshness {
+  freshUntil: number;
+  staleUntil: number;
+  stale: boolean;
 }
 
 /**
@@ -38,7 +52,8 @@ export class CacheContext {
       // Reads inside the inner context are invisible to the outer one: its list is no longer the whole story.
       outer.complete = false;
     }
-    return this.storage.run({ byValue: new WeakMap(), reads: [], complete: true }, fn);
+    const freshness = { freshUntil: Infinity, staleUntil: Infinity, stale: false };
+    return this.storage.run({ byValue: new WeakMap(), reads: [], complete: true, freshness }, fn);
   }
 
   /** Whether a caller is inside `run` (so building a result to record is worth it). */
@@ -57,6 +72,12 @@ export class CacheContext {
     } else {
       store.complete = false;
     }
+    if (result.envelope) {
+      const { freshness } = store;
+      freshness.freshUntil = Math.min(freshness.freshUntil, result.envelope.header.f);
+      freshness.staleUntil = Math.min(freshness.staleUntil, result.envelope.header.s);
+      freshness.stale ||= result.source === 'stale';
+    }
     if (result.envelope && typeof result.value === 'object' && result.value !== null) {
       store.byValue.set(result.value, result);
     }
@@ -74,6 +95,11 @@ export class CacheContext {
   static resultFor(value: unknown): CacheResult<unknown> | undefined {
     const store = this.storage.getStore();
     return store && typeof value === 'object' && value !== null ? store.byValue.get(value) : undefined;
+  }
+
+  /** How long the entries read in this context stay good (see ReadFreshness); undefined outside one. */
+  static freshness(): ReadFreshness | undefined {
+    return this.storage.getStore()?.freshness;
   }
 
   /** Every cached read of this context, or null when some read could not be recorded. */

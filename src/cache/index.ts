@@ -1,7 +1,7 @@
 export { RedisCacheModule } from './redis-cache.module';
 export { CacheService } from './cache.service';
 export { CacheContext } from './cache-context';
-export type { CacheRead } from './cache-context';
+export type { CacheRead, ReadFreshness } from './cache-context';
 export type { CacheModuleOptions, RedisConnectionOptions, RedisNode } from './cache.options';
 export { cacheKey, CacheLoadTimeoutError } from './cache.types';
 export type { CacheKey, CachePolicy, CacheResult, CacheSource, CacheStatus, EvictMode } from './cache.types';

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { CacheSource, Envelope } from '../cache';
+import type { CacheSource, Envelope, ReadFreshness } from '../cache';
 
 const X_CACHE: Record<CacheSource, string> = {
   l1: 'HIT-L1',
@@ -18,14 +18,23 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 
 /**
  * The headers of a read answered from a cache entry, and its body: the entry's stored JSON bytes, or nothing
- * (status 304) when the client's `If-None-Match` already names them.
+ * (status 304) when the client's `If-None-Match` already names them. `freshness` is that of every entry the
+ * answer was built from (the body's and those it was checked against); without it, the body entry's own.
  */
-export function sendCached(request: FastifyRequest, reply: FastifyReply, envelope: Envelope, source: CacheSource): Buffer | undefined {
+export function sendCached(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  envelope: Envelope,
+  source: CacheSource,
+  freshness?: ReadFreshness,
+): Buffer | undefined {
   const etag = `"${envelope.header.h}"`;
   void reply.header('ETag', etag);
   void reply.header('Vary', 'Authorization');
   void reply.header('X-Cache', X_CACHE[source]);
-  void reply.header('Cache-Control', cacheControl(request, envelope.header, source));
+  const { f, s } = envelope.header;
+  const good = freshness ?? { freshUntil: f, staleUntil: s, stale: source === 'stale' };
+  void reply.header('Cache-Control', cacheControl(request, good));
   if (matches(request.headers['if-none-match'], etag)) {
     void reply.status(304);
     return undefined;
@@ -34,12 +43,12 @@ export function sendCached(request: FastifyRequest, reply: FastifyReply, envelop
   return envelope.payload;
 }
 
-function cacheControl(request: FastifyRequest, header: { f: number; s: number }, source: CacheSource): string {
+function cacheControl(request: FastifyRequest, { freshUntil, staleUntil, stale }: ReadFreshness): string {
   if (request.headers.authorization !== undefined) {
     return 'private, no-cache';
   }
   const now = Date.now();
-  const maxAge = source === 'stale' ? 0 : Math.max(0, Math.floor((header.f - now) / 1000));
-  const swr = Math.max(0, Math.floor((header.s - Math.max(now, header.f)) / 1000));
+  const maxAge = stale ? 0 : Math.max(0, Math.floor((freshUntil - now) / 1000));
+  const swr = Math.max(0, Math.floor((staleUntil - Math.max(now, freshUntil)) / 1000));
   return `public, max-age=${maxAge}, stale-while-revalidate=${swr}`;
 }

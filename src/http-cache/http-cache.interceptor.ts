@@ -60,7 +60,7 @@ export class HttpCacheInterceptor implements NestInterceptor {
     if (replay) {
       this.record(request, reply, result, replay);
     }
-    return sendCached(request, reply, envelope, result.source);
+    return sendCached(request, reply, envelope, result.source, CacheContext.freshness());
   }
 
   private record(request: FastifyRequest, reply: FastifyReply, result: CacheResult<unknown>, options: ReplayOptions): void {

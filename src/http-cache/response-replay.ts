@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CacheRead, CacheResult, CacheService, RecentMap } from '../cache';
+import { CacheRead, CacheResult, CacheService, ReadFreshness, RecentMap } from '../cache';
 import { sendCached } from './cached-response';
 
 /** What an anonymous GET of one URL was answered from: its cached reads, which of them is the body, and headers. */
@@ -110,13 +110,24 @@ export class ResponseReplay {
       void reply.header(name, value);
     }
     const body = hits[recorded.body];
-    const payload = sendCached(request, reply, body.envelope!, body.source);
+    const payload = sendCached(request, reply, body.envelope!, body.source, hits.length > 1 ? freshnessOf(hits) : undefined);
     const log = this.log;
     if (log) {
       reply.raw.once('finish', () => log(request, reply));
     }
     void reply.send(payload ?? '');
   }
+}
+
+/** The earliest fresh-until and stale-until of the entries an answer is built from (see ReadFreshness). */
+function freshnessOf(hits: readonly CacheResult<unknown>[]): ReadFreshness {
+  let freshUntil = Infinity;
+  let staleUntil = Infinity;
+  for (const { envelope } of hits) {
+    freshUntil = Math.min(freshUntil, envelope!.header.f);
+    staleUntil = Math.min(staleUntil, envelope!.header.s);
+  }
+  return { freshUntil, staleUntil, stale: false };
 }
 
 /** Only GETs without credentials: an answer for one signed-in viewer is never replayed, not even to them. */
