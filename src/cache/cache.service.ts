@@ -14,7 +14,7 @@ import { CacheContext, CacheRead } from './cache-context';
 import { CacheBus } from './core/cache-bus';
 import { CacheMetrics } from './core/cache-metrics';
 import { toMs } from './core/duration';
-import { Envelope, HeaderMemo } from './core/envelope';
+import { Envelope, HeaderMemo, TagStamp } from './core/envelope';
 import { InvalidationClock } from './core/invalidation-clock';
 import { assertNamespace, assertNoNamespaceClash, buildKey, leaseKey, namespaceTag } from './core/keys';
 import { L1Store } from './core/l1';
@@ -574,8 +574,8 @@ export class CacheService implements OnApplicationShutdown {
    * it is there: checked then.
    */
   private sharedLoad<T>(ns: string, key: string, loader: () => Promise<T>, policy: CachePolicy, budget: CallBudget, since: number, hardMs: number): Promise<CacheResult<T>> {
-    const known = typeof policy.tags === 'function' ? [namespaceTag(ns)] : entryTags(policy, ns, undefined);
-    const flight = this.loads.run(key, this.clock.now(), () => this.load(ns, key, loader, policy, budget), hardMs, (running) =>
+    const known = tagsBeforeLoad(policy, ns);
+    const flight = this.loads.run(key, this.clock.now(), () => this.load(ns, key, loader, policy, budget, hardMs), hardMs, (running) =>
       running.since >= since || !this.clock.changedSince(running.since, key, known),
     ) as Flight<CacheResult<T>>;
     if (flight.since >= since || typeof policy.tags !== 'function') {
@@ -594,6 +594,7 @@ export class CacheService implements OnApplicationShutdown {
     loader: () => Promise<T>,
     policy: CachePolicy,
     budget: CallBudget,
+    hardMs: number,
   ): Promise<CacheResult<T>> {
     const lease = policy.lease && this.l2 ? await this.acquireLease(key, policy, budget) : null;
     if (lease && !lease.acquired) {
@@ -603,6 +604,11 @@ export class CacheService implements OnApplicationShutdown {
       }
     }
     const since = this.clock.now();
+    // The versions of the tags known before the load, taken before it runs: a write that bumps one while the
+    // loader reads leaves Redis ahead of these stamps, so the entry reads as invalidated everywhere — even when
+    // this instance hears of that bump only after it has stored (the clock check in `store` cannot see it then).
+    // Kept alive in Redis for the longest lifetime the entry can get, plus the hard timeout for the load itself.
+    const early = await this.stampTags(tagsBeforeLoad(policy, ns), this.longestLifetime(policy) + hardMs, budget);
     const started = performance.now();
     let value: T;
     try {
@@ -615,8 +621,10 @@ export class CacheService implements OnApplicationShutdown {
         void this.l2!.releaseLease(lease.key, lease.token);
       }
     }
-    this.metrics.load(ns, (performance.now() - started) / 1000, true);
-    const envelope = await this.store(ns, key, value, policy, since, budget);
+    const took = performance.now() - started;
+    this.metrics.load(ns, took / 1000, true);
+    // A load that outlasted the hard timeout may outlive those tag keys: its stamps are taken again.
+    const envelope = await this.store(ns, key, value, policy, since, budget, false, took <= hardMs ? early : undefined);
     return { value: envelope ? (envelope.value as T) : value, source: 'miss', envelope };
   }
 
@@ -650,6 +658,7 @@ export class CacheService implements OnApplicationShutdown {
     since: number,
     budget: CallBudget = newBudget(),
     publish = false,
+    early?: TagStamp[],
   ): Promise<Envelope | null> {
     if (value === undefined || (value === null && !policy.cacheNull) || policy.unless?.(value)) {
       return null;
@@ -663,12 +672,8 @@ export class CacheService implements OnApplicationShutdown {
     const graceMs = value === null ? 0 : policy.grace !== undefined ? toMs(policy.grace) : this.options.defaultGraceMs;
     const lifetimeMs = Math.min(ttlMs + graceMs, this.options.maxEntryLifetimeMs);
     const tags = entryTags(policy, ns, value);
-    // Tags known locally *and* known to outlive this entry in Redis (from our own earlier stamp): stamp those
-    // versions without a round trip. A bump this instance has not heard of yet leaves Redis ahead of the stamp, so
-    // readers see the entry as invalidated. Otherwise Redis is asked (and keeps the tag keys alive): a tag key that
-    // had expired would restart at 0 and could never invalidate an entry stamped with a higher local version.
-    const local = this.l2 ? this.tags.localStamps(tags, Date.now(), lifetimeMs) : undefined;
-    const stamps = local?.alive ? local.stamps : await this.tags.stamp(tags, lifetimeMs, budget);
+    const later = early ? tags.filter((tag) => !early.some(([stamped]) => stamped === tag)) : tags;
+    const stamps = later.length > 0 ? [...(early ?? []), ...(await this.stampTags(later, lifetimeMs, budget))] : (early ?? []);
     if (this.clock.changedSince(since, key, tags)) {
       // Invalidated while loading: the value may predate the write. Serve it to this caller, cache nothing.
       return null;
@@ -697,6 +702,25 @@ export class CacheService implements OnApplicationShutdown {
     this.metrics.l1Bytes = this.l1.bytes;
     this.metrics.l1Entries = this.l1.size;
     return env;
+  }
+
+  /**
+   * The versions to record for tags of an entry that lives `lifetimeMs`. Tags known locally *and* known to
+   * outlive the entry in Redis (from our own earlier stamp) are stamped without a round trip: a bump this instance
+   * has not heard of yet leaves Redis ahead of the stamp, so readers see the entry as invalidated. Otherwise Redis
+   * is asked (and keeps the tag keys alive): a tag key that had expired would restart at 0 and could never
+   * invalidate an entry stamped with a higher local version.
+   */
+  private async stampTags(tags: readonly string[], lifetimeMs: number, budget: CallBudget): Promise<TagStamp[]> {
+    const local = this.l2 ? this.tags.localStamps(tags, Date.now(), lifetimeMs) : undefined;
+    return local?.alive ? local.stamps : this.tags.stamp(tags, lifetimeMs, budget);
+  }
+
+  /** The longest an entry stored under `policy` can live in Redis (TTL at the top of its jitter, plus grace). */
+  private longestLifetime(policy: CachePolicy): number {
+    const ttlMs = policy.ttl !== undefined ? toMs(policy.ttl) : this.options.defaultTtlMs;
+    const graceMs = policy.grace !== undefined ? toMs(policy.grace) : this.options.defaultGraceMs;
+    return Math.min(Math.ceil(ttlMs * (1 + (policy.jitter ?? this.options.jitter))) + graceMs, this.options.maxEntryLifetimeMs);
   }
 
   private jittered(ttlMs: number, jitter = this.options.jitter): number {
@@ -847,6 +871,11 @@ export class CacheService implements OnApplicationShutdown {
     this.logger.warn(`Cleared L1: ${reason}`);
     void this.replayPending();
   }
+}
+
+/** The tags of an entry of `ns` known before its value is: all of them, unless some depend on the value. */
+function tagsBeforeLoad(policy: CachePolicy, ns: string): string[] {
+  return typeof policy.tags === 'function' ? [namespaceTag(ns)] : entryTags(policy, ns, undefined);
 }
 
 /** The tags an entry of `ns` carries: the policy's own (of the value, when a function) and the namespace's. */

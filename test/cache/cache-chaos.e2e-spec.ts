@@ -89,6 +89,27 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
     await expect(cache.invalidateTags(['anything'])).resolves.toBeUndefined();
   });
 
+  it('stamps an entry with the tag versions from before its load: a write during the load invalidates it everywhere', async () => {
+    // This instance hears of the other's invalidation only long after it stored what it loaded.
+    chaos.settings.busDelayMs = LONG_MS;
+    const key = cacheKey('chaos', 'stamped-early');
+    const policy = { ttl: '1m', tags: ['chaos:row'] } as const;
+    let row = 'old';
+    let written!: () => void;
+    const write = new Promise<void>((resolve) => (written = resolve));
+    const loading = cache.getOrSet(key, async () => {
+      const value = row; // read before the write…
+      await write; // …returned after it, and after its invalidation reached Redis
+      return value;
+    }, policy);
+    await sleep(20);
+    row = 'new';
+    await other.invalidateTags(['chaos:row']);
+    written();
+    expect(await loading).toBe('old');
+    expect(await other.getOrSet(key, async () => row, policy)).toBe('new');
+  });
+
   it('pays for Redis trouble once a call: after its first failed command, the rest of the call skips Redis', async () => {
     chaos.settings.throwRate = 1;
     const commandsOf = async (call: () => Promise<unknown>) => {
