@@ -51,6 +51,11 @@ export interface CacheModuleOptions {
   hardTimeout?: Duration;
   /** While the bus is down, how long a locally known tag version is trusted before Redis is asked again. */
   tagRecheckInterval?: Duration;
+  /**
+   * How often the bus connection is checked with a PING (a connection whose peer vanished silently delivers
+   * nothing, and TCP may take hours to say so). Default 5 s.
+   */
+  busHeartbeat?: Duration;
   breaker?: { failureThreshold?: number; openMs?: number };
   /** Same message at most once per this interval in the logs. Default 30 s. */
   logInterval?: Duration;
@@ -70,6 +75,7 @@ export interface ResolvedCacheOptions {
   maxEntryLifetimeMs: number;
   hardTimeoutMs: number;
   tagRecheckMs: number;
+  busHeartbeatMs: number;
   breaker: { failureThreshold: number; openMs: number };
   logIntervalMs: number;
   maxPendingInvalidations: number;

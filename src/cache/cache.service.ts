@@ -106,7 +106,7 @@ export class CacheService implements OnApplicationShutdown {
           states.forEach(([tag, state]) => this.tags.learn(tag, state));
         },
         reconnected: () => this.forgetLocalState('the bus reconnected'),
-      }, this.metrics, this.log);
+      }, this.metrics, this.log, { every: this.options.busHeartbeatMs, within: Math.max(1_000, 5 * this.options.commandTimeoutMs) });
       this.bus.start();
     }
     this.tags = new TagVersions(this.options, this.l2, () => this.bus?.isConnected ?? false);

@@ -5,6 +5,7 @@ import { RedisTier, UNAVAILABLE } from '../../src/cache/core/l2';
 import { RateLimitedLogger } from '../../src/cache/core/rate-limited-logger';
 import { createRedisClient } from '../../src/cache/redis/redis-clients';
 import { OwnRedis } from '../support/redis-server';
+import { TcpProxy } from '../support/tcp-proxy';
 import { SLACK_MS, cacheInstance, eventually, sleep } from './support';
 
 const TIMEOUT = 200;
@@ -91,6 +92,37 @@ describe('cache when Redis dies or freezes', () => {
       await a.getOrSet(cacheKey('fault', `probe-${Date.now()}`), loader('v'), { ttl: '1m' });
       return a.status().breaker === 'closed';
     }, 10_000);
+  });
+
+  it('replaces connections whose peer went silent: commands recover, and the bus reconnects and clears L1', async () => {
+    // Through the proxy, the open connections go silent without closing (a host gone without a word); TCP
+    // itself would take hours to notice, and ioredis only reconnects when the socket closes.
+    const proxy = await TcpProxy.start('127.0.0.1', redis.port);
+    const c = cacheInstance(`redis://127.0.0.1:${proxy.port}`, {
+      commandTimeoutMs: TIMEOUT,
+      breaker: { failureThreshold: 3, openMs: 300 },
+      busHeartbeat: 200,
+    });
+    try {
+      await eventually(() => c.status().redisReady && c.status().busConnected);
+      const key = cacheKey('fault', 'silent');
+      expect(await c.getOrSet(key, loader('v1'), { ttl: '1m' })).toBe('v1');
+      const reconnects = c.metrics.busReconnects;
+      proxy.blackhole();
+      // Unanswered PINGs replace the bus connection (and what it may have missed goes with L1)…
+      await eventually(() => c.metrics.busReconnects > reconnects && c.status().l1Entries === 0, 5_000);
+      // …and commands that do nothing but time out replace the command connection: what the other instance
+      // writes is read again (the probe keys make sure this instance keeps asking Redis meanwhile).
+      await b.set(key, 'v2', { ttl: '1m' });
+      await eventually(async () => {
+        await c.get(cacheKey('fault', `probe-${Date.now()}`));
+        return (await c.get(key)) === 'v2';
+      }, 10_000);
+      expect(c.metrics.redisErrors.get('stuck')).toBe(1);
+    } finally {
+      await c.onApplicationShutdown();
+      await proxy.stop();
+    }
   });
 
   it('a SET that timed out is never re-sent after a reconnect, so it cannot land after a later DEL (ioredis #2130)', async () => {

@@ -3,10 +3,13 @@ import { createServer, Server, Socket } from 'node:net';
 /**
  * A TCP proxy on 127.0.0.1 in front of a real server. `cut()` drops every connection and refuses new ones
  * (the server looks down to whoever connects through the proxy); `restore()` lets traffic through again.
- * It is how a suite makes PostgreSQL unreachable for one app without touching the machine's PostgreSQL.
+ * `blackhole()` makes every open connection go silent without closing it, as when the server's host vanishes
+ * without a word; new connections work. It is how a suite makes PostgreSQL or Redis unreachable for one app
+ * without touching the machine's own.
  */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Set<[Socket, Socket]>();
   private open = true;
   private readonly server: Server;
   port = 0;
@@ -25,7 +28,9 @@ export class TcpProxy {
         socket.on('error', () => socket.destroy());
       }
       client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.add(pair);
+      client.on('close', () => (upstream.destroy(), this.pairs.delete(pair)));
       upstream.on('close', () => client.destroy());
     });
   }
@@ -44,6 +49,17 @@ export class TcpProxy {
 
   restore(): void {
     this.open = true;
+  }
+
+  blackhole(): void {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      // Read and drop: nothing goes through, nothing is closed, and neither side sees back-pressure.
+      client.on('data', () => undefined);
+      upstream.on('data', () => undefined);
+    }
+    this.pairs.clear();
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,8 @@
-import type { RedisClient } from '../redis/redis-clients';
+import { dropConnection, type RedisClient } from '../redis/redis-clients';
 import type { CacheMetrics } from './cache-metrics';
 import type { CallBudget, RedisTier, TagState } from './l2';
 import type { RateLimitedLogger } from './rate-limited-logger';
+import { within } from './single-flight';
 
 /** What travels on the bus: keys to drop, tag versions to learn. Never values. */
 export interface BusMessage {
@@ -27,6 +28,7 @@ export class CacheBus {
   private connected = false;
   private everConnected = false;
   private stopping = false;
+  private heartbeat: NodeJS.Timeout | undefined;
   /** How every message this instance publishes starts (`publish` puts the origin first). */
   private readonly ownStart: string;
 
@@ -38,6 +40,8 @@ export class CacheBus {
     private readonly handlers: BusHandlers,
     private readonly metrics: CacheMetrics,
     private readonly log: RateLimitedLogger,
+    /** How often the subscription is checked with a PING, and how long its answer may take. */
+    private readonly heartbeatMs: { every: number; within: number },
   ) {
     this.ownStart = `{"o":${JSON.stringify(instanceId)},`;
   }
@@ -60,6 +64,26 @@ export class CacheBus {
     });
     this.subscriber.on('error', (error: Error) => this.log.warn(`Cache bus error: ${error.message}`));
     this.subscriber.on('ready', () => void this.subscribe());
+    this.heartbeat = setInterval(() => void this.check(), this.heartbeatMs.every);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * A subscription whose peer vanished without a word (a host gone, a NAT entry dropped) looks connected and
+   * delivers nothing: this instance would keep trusting its L1 and tag versions while missing every invalidation,
+   * for as long as TCP takes to notice (hours). A PING unanswered in time drops the connection; the reconnect
+   * re-subscribes and clears L1, as after any other loss.
+   */
+  private async check(): Promise<void> {
+    if (!this.connected || this.stopping) {
+      return;
+    }
+    const answered = await within(this.subscriber.ping().then(() => true, () => false), this.heartbeatMs.within);
+    if (answered !== true && this.connected && !this.stopping) {
+      this.log.warn(`Cache bus: no answer to a PING within ${this.heartbeatMs.within} ms: reconnecting`);
+      this.connected = false;
+      dropConnection(this.subscriber);
+    }
   }
 
   private async subscribe(): Promise<void> {
@@ -67,6 +91,10 @@ export class CacheBus {
       await this.subscriber.subscribe(this.channel);
     } catch (error) {
       this.log.warn(`Cache bus could not subscribe: ${error instanceof Error ? error.message : String(error)}`);
+      // Refused (an ACL, say) rather than cut off: nothing else would try again.
+      if (!this.stopping && this.subscriber.status === 'ready') {
+        setTimeout(() => void this.subscribe(), this.heartbeatMs.every).unref();
+      }
       return;
     }
     if (this.everConnected) {
@@ -80,6 +108,7 @@ export class CacheBus {
   /** A deliberate shutdown: the close that follows is not an outage. */
   stop(): void {
     this.stopping = true;
+    clearInterval(this.heartbeat);
   }
 
   /** Whether Redis took the message (false when it could not be reached: the caller may queue it again). */

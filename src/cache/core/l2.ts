@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import type { RedisClient } from '../redis/redis-clients';
+import { dropConnection, type RedisClient } from '../redis/redis-clients';
 import type { CacheMetrics, RedisErrorKind } from './cache-metrics';
 import { CircuitBreaker } from './circuit-breaker';
 import { TIMED_OUT, within } from './single-flight';
@@ -76,16 +76,22 @@ export class RedisTier {
   private readsOut = 0;
   /** Reads `get` holds for the MGET at the end of this turn of the event loop. */
   private batch: BatchedRead[] = [];
+  /** Commands that timed out since the last one that succeeded, and when one last succeeded (see `stuck`). */
+  private timeoutsInARow = 0;
+  private answeredAt = performance.now();
+  /** How long every command may time out before the connection is taken for dead and replaced. */
+  private readonly stuckMs: number;
 
   constructor(
     readonly client: RedisClient,
     private readonly metrics: CacheMetrics,
     private readonly log: RateLimitedLogger,
-    breaker: { failureThreshold: number; openMs: number },
+    private readonly breakerOptions: { failureThreshold: number; openMs: number },
     private readonly timeoutMs: number,
     onBreakerChange: (state: 'closed' | 'open' | 'half-open') => void,
   ) {
-    this.breaker = new CircuitBreaker(breaker, (state) => {
+    this.stuckMs = Math.max(1_000, 10 * timeoutMs);
+    this.breaker = new CircuitBreaker(breakerOptions, (state) => {
       metrics.breakerState = state;
       onBreakerChange(state);
     });
@@ -115,6 +121,8 @@ export class RedisTier {
         throw new Error(`${command} timed out after ${this.timeoutMs} ms`);
       }
       this.breaker.success();
+      this.timeoutsInARow = 0;
+      this.answeredAt = performance.now();
       this.metrics.redisUp = true;
       this.metrics.redisCommand((performance.now() - started) / 1000);
       return result;
@@ -126,7 +134,28 @@ export class RedisTier {
       this.breaker.failure();
       this.metrics.redisError(kind);
       this.log.warn(`Redis ${command} failed (${kind}): ${error instanceof Error ? error.message : String(error)}`);
+      if (kind === 'timeout') {
+        this.stuck();
+      }
       return UNAVAILABLE;
+    }
+  }
+
+  /**
+   * A command timed out. A connection whose peer vanished without a word (a host gone, a NAT entry dropped)
+   * stays open on this side, and ioredis only reconnects when the socket closes — which TCP may take hours to
+   * notice: every command, and every probe of the breaker, would time out until then. So once commands have
+   * done nothing but time out for `stuckMs` (the breaker opened and its probes timed out too), the connection is
+   * dropped and a new one made. A server that is only slow costs a reconnect at most every `stuckMs`.
+   */
+  private stuck(): void {
+    const now = performance.now();
+    if (++this.timeoutsInARow > this.breakerOptions.failureThreshold && now - this.answeredAt >= this.stuckMs) {
+      this.log.warn(`Redis has answered nothing for ${Math.round(now - this.answeredAt)} ms: reconnecting`);
+      this.timeoutsInARow = 0;
+      this.answeredAt = now;
+      this.metrics.redisError('stuck');
+      dropConnection(this.client);
     }
   }
 

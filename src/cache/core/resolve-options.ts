@@ -20,6 +20,7 @@ export function resolveCacheOptions(options: CacheModuleOptions): ResolvedCacheO
     maxEntryLifetimeMs: toMs(options.maxEntryLifetime ?? '7d'),
     hardTimeoutMs: toMs(options.hardTimeout ?? '10s'),
     tagRecheckMs: toMs(options.tagRecheckInterval ?? '1s'),
+    busHeartbeatMs: toMs(options.busHeartbeat ?? '5s'),
     breaker: { failureThreshold: options.breaker?.failureThreshold ?? 3, openMs: options.breaker?.openMs ?? 1_000 },
     logIntervalMs: toMs(options.logInterval ?? '30s'),
     maxPendingInvalidations: options.maxPendingInvalidations ?? 10_000,

@@ -102,6 +102,19 @@ function busOnAnyNode(nodes: RedisNode[], options: RedisOptions): Redis {
 }
 
 /**
+ * Drops a client's connection at once; it reconnects by itself (its retry strategy). For a connection whose
+ * peer went silent: `disconnect(true)` would first send a FIN and wait up to 2 s for an answer that never comes.
+ * A cluster client reconnects as a whole.
+ */
+export function dropConnection(client: RedisClient): void {
+  if (client instanceof Cluster) {
+    client.disconnect(true);
+  } else {
+    client.stream?.destroy();
+  }
+}
+
+/**
  * Closes a client the polite way (QUIT: replies to commands already sent still arrive), then releases everything
  * it holds, and resolves once its connection has really closed — each step bounded by `timeoutMs`.
  * - `quit()` resolves on QUIT's reply, before the socket has closed: waiting for `end` makes "Redis closed" true
