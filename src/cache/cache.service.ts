@@ -26,7 +26,19 @@ import { Freshness, TagVersions } from './core/tag-versions';
 import { closeRedisClient, createRedisClient, RedisClient } from './redis/redis-clients';
 
 type Judgement = 'fresh' | 'expired' | 'invalidated' | 'unusable';
-type PendingOp = { kind: 'del'; keys: string[] } | { kind: 'tags'; tags: string[]; hard: boolean };
+type BusNews = Parameters<CacheBus['publish']>[0];
+/**
+ * An invalidation that could not reach Redis, or whose bus message could not be sent (`tell`: Redis has it
+ * already, only other instances have not heard); `seq` orders ops against writes (see `supersede`).
+ */
+type PendingOp = { seq: number } & (
+  | { kind: 'del'; keys: string[] }
+  | { kind: 'tags'; tags: string[]; hard: boolean }
+  | { kind: 'tell'; news: BusNews; tries: number }
+);
+type TellOp = Extract<PendingOp, { kind: 'tell' }>;
+/** A bus message that keeps failing although Redis answers (a PUBLISH an ACL denies) is given up after this. */
+const MAX_TELL_TRIES = 3;
 
 const DEFAULT_NULL_TTL_MS = 30_000;
 const DEFAULT_LEASE_MS = 5_000;
@@ -56,6 +68,8 @@ export class CacheService implements OnApplicationShutdown {
   private readonly headers = new HeaderMemo();
   private readonly instanceId = randomUUID();
   private pending: PendingOp[] = [];
+  /** Sequence of the last op queued. */
+  private queued = 0;
   /** Keys of the DELs in `pending`, with how many of them hold each: Redis may still hold what they remove. */
   private readonly pendingKeys = new Map<string, number>();
   private replaying = false;
@@ -408,9 +422,11 @@ export class CacheService implements OnApplicationShutdown {
     }
     const budget = newBudget();
     const done = mode === 'expire' ? await this.expireInL2(full, now, budget) : await this.l2.del(full, budget);
-    // Unsent, the DEL or the bus message is sent again when Redis is back (a second DEL removes nothing new).
-    if (done === UNAVAILABLE || !(await this.publish({ k: full }, budget))) {
+    // Unsent, the DEL (and its bus message) or only the message is sent again when Redis is back.
+    if (done === UNAVAILABLE) {
       this.queue({ kind: 'del', keys: full });
+    } else {
+      await this.tell({ k: full }, budget);
     }
   }
 
@@ -427,10 +443,8 @@ export class CacheService implements OnApplicationShutdown {
       this.queue({ kind: 'tags', tags: unique, hard: mode === 'remove' });
       return;
     }
-    if (!(await this.publish({ t: unique.map((tag, i) => [tag, states[i].v, states[i].h]) }, budget))) {
-      // Redis has the new versions, but other instances trust theirs while their bus is up: bump and tell again.
-      this.queue({ kind: 'tags', tags: unique, hard: mode === 'remove' });
-    }
+    // Redis has the new versions; other instances trust theirs while their bus is up, so they must hear of them.
+    await this.tell({ t: unique.map((tag, i) => [tag, states[i].v, states[i].h]) }, budget);
   }
 
   /** Every entry of a namespace, in O(1): the namespace is a tag every one of its entries carries. */
@@ -660,6 +674,8 @@ export class CacheService implements OnApplicationShutdown {
     publish = false,
     early?: TagStamp[],
   ): Promise<Envelope | null> {
+    // Ops queued from here on are later than this write (see `supersede`).
+    const queuedBefore = this.queued;
     if (value === undefined || (value === null && !policy.cacheNull) || policy.unless?.(value)) {
       return null;
     }
@@ -691,12 +707,15 @@ export class CacheService implements OnApplicationShutdown {
         this.l2.set(key, env.stored(compressFrom(policy)), lifetimeMs, budget),
         withSet && this.publish({ k: [key] }, budget),
       ]);
-      // A write (`set`) that Redis missed: the value before it is still there, and in other instances' L1, until
-      // the DEL queued here reaches Redis and the bus (this instance's own copy goes then too).
-      if (publish && (written === UNAVAILABLE || !(withSet ? told : await this.publish({ k: [key] }, budget)))) {
+      if (publish && written === UNAVAILABLE) {
+        // A write (`set`) that Redis missed: the value before it is still there, and in other instances' L1,
+        // until the DEL queued here reaches Redis and the bus (this instance's own copy goes then too).
         this.queue({ kind: 'del', keys: [key] });
       } else if (publish) {
-        this.supersede(key);
+        this.supersede(key, queuedBefore);
+        if (withSet ? !told : !(await this.publish({ k: [key] }, budget))) {
+          this.queue({ kind: 'tell', news: { k: [key] }, tries: 0 });
+        }
       }
     }
     this.metrics.l1Bytes = this.l1.bytes;
@@ -742,27 +761,39 @@ export class CacheService implements OnApplicationShutdown {
     }, budget);
   }
 
-  private queue(op: PendingOp): void {
+  private queue(op: DistributiveOmit<PendingOp, 'seq'>): void {
     if (this.pending.length >= this.options.maxPendingInvalidations) {
       this.retire(this.pending.shift()!);
       this.log.warn('Too many invalidations waiting for Redis: the oldest was dropped');
     }
-    this.pending.push(op);
-    if (op.kind === 'del') {
-      op.keys.forEach((k) => this.pendingKeys.set(k, (this.pendingKeys.get(k) ?? 0) + 1));
+    const queued = { ...op, seq: ++this.queued };
+    this.pending.push(queued);
+    if (queued.kind === 'del') {
+      queued.keys.forEach((k) => this.pendingKeys.set(k, (this.pendingKeys.get(k) ?? 0) + 1));
     }
     this.scheduleProbe();
   }
 
-  /** A write of `key` reached Redis and the bus: a DEL of it still waiting would only remove the newer value. */
-  private supersede(key: string): void {
-    if (!this.pendingKeys.delete(key)) {
+  /** A bus message for other instances; queued when it cannot be sent now (Redis itself is right already). */
+  private async tell(news: BusNews, budget: CallBudget): Promise<void> {
+    if (!(await this.publish(news, budget))) {
+      this.queue({ kind: 'tell', news, tries: 0 });
+    }
+  }
+
+  /**
+   * A write of `key` reached Redis and the bus: a DEL of it queued before the write began (`before`) would only
+   * remove the newer value. One queued after it stays: it is a later write.
+   */
+  private supersede(key: string, before: number): void {
+    if (!this.pendingKeys.has(key)) {
       return;
     }
     for (let i = this.pending.length - 1; i >= 0; i--) {
       const op = this.pending[i];
-      if (op.kind === 'del' && op.keys.includes(key)) {
+      if (op.seq <= before && op.kind === 'del' && op.keys.includes(key)) {
         op.keys = op.keys.filter((k) => k !== key);
+        this.release(key);
         if (op.keys.length === 0) {
           this.pending.splice(i, 1);
         }
@@ -774,15 +805,17 @@ export class CacheService implements OnApplicationShutdown {
   private retire(op: PendingOp): void {
     if (op.kind === 'tags') {
       this.tags.settle(op.tags);
-      return;
+    } else if (op.kind === 'del') {
+      op.keys.forEach((key) => this.release(key));
     }
-    for (const key of op.keys) {
-      const count = this.pendingKeys.get(key) ?? 0;
-      if (count <= 1) {
-        this.pendingKeys.delete(key);
-      } else {
-        this.pendingKeys.set(key, count - 1);
-      }
+  }
+
+  private release(key: string): void {
+    const count = this.pendingKeys.get(key) ?? 0;
+    if (count <= 1) {
+      this.pendingKeys.delete(key);
+    } else {
+      this.pendingKeys.set(key, count - 1);
     }
   }
 
@@ -794,17 +827,36 @@ export class CacheService implements OnApplicationShutdown {
     this.replaying = true;
     try {
       while (this.pending.length > 0) {
-        const op = this.pending[0];
-        const ok = op.kind === 'del' ? await this.replayDel(op.keys) : await this.replayTags(op.tags, op.hard);
-        if (!ok) {
-          return;
+        const head = this.pending[0];
+        let tell: TellOp;
+        if (head.kind === 'tell') {
+          tell = head;
+        } else {
+          const news = head.kind === 'del' ? await this.replayDel(head.keys) : await this.replayTags(head.tags, head.hard);
+          if (news === null) {
+            return;
+          }
+          // Redis has it now; what is left is telling other instances (never a second DEL or bump). By identity:
+          // an overflow (which retires what it drops) or `supersede` may have taken the op out meanwhile.
+          tell = { seq: head.seq, kind: 'tell', news, tries: 0 };
+          const at = this.pending.indexOf(head);
+          if (at >= 0) {
+            this.retire(head);
+            this.pending[at] = tell;
+          } else {
+            this.pending.unshift(tell);
+          }
         }
-        // By identity: `supersede` may have taken ops out of the queue while this one was out.
-        const at = this.pending.indexOf(op);
+        if (!(await this.publish(tell.news))) {
+          if (++tell.tries < MAX_TELL_TRIES) {
+            return;
+          }
+          this.log.warn('Gave up on a cache bus message that Redis keeps refusing');
+        }
+        const at = this.pending.indexOf(tell);
         if (at >= 0) {
           this.pending.splice(at, 1);
         }
-        this.retire(op);
       }
     } finally {
       this.replaying = false;
@@ -815,25 +867,24 @@ export class CacheService implements OnApplicationShutdown {
    * Reads of these keys since the delete may have found the old value in Redis again (a read that closed the
    * breaker, say) and kept it in L1: it goes, and reads still out do not keep what they bring back.
    */
-  private async replayDel(keys: string[]): Promise<boolean> {
-    const budget = newBudget();
-    if ((await this.l2!.del(keys, budget)) === UNAVAILABLE || !(await this.publish({ k: keys }, budget))) {
-      return false;
+  private async replayDel(keys: string[]): Promise<BusNews | null> {
+    if ((await this.l2!.del(keys)) === UNAVAILABLE) {
+      return null;
     }
     this.clock.keysInvalidated(keys);
     keys.forEach((k) => this.l1.delete(k));
-    return true;
+    return { k: keys };
   }
 
-  private async replayTags(tags: string[], hard: boolean): Promise<boolean> {
-    const budget = newBudget();
-    const states = await this.l2!.bumpTags(tags.map((t) => this.tags.key(t)), hard, this.options.maxEntryLifetimeMs, budget);
+  /** The bump, and the news of it for other instances; null if Redis did not take it. */
+  private async replayTags(tags: string[], hard: boolean): Promise<BusNews | null> {
+    const states = await this.l2!.bumpTags(tags.map((t) => this.tags.key(t)), hard, this.options.maxEntryLifetimeMs);
     if (states === UNAVAILABLE) {
-      return false;
+      return null;
     }
     this.clock.tagsInvalidated(tags);
     tags.forEach((tag, i) => this.tags.learn(tag, states[i]));
-    return this.publish({ t: tags.map((tag, i) => [tag, states[i].v, states[i].h]) }, budget);
+    return { t: tags.map((tag, i) => [tag, states[i].v, states[i].h]) };
   }
 
   /** A bus message; true when there is no bus to tell. */
@@ -872,6 +923,9 @@ export class CacheService implements OnApplicationShutdown {
     void this.replayPending();
   }
 }
+
+/** Omit over each member of a union. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The tags of an entry of `ns` known before its value is: all of them, unless some depend on the value. */
 function tagsBeforeLoad(policy: CachePolicy, ns: string): string[] {

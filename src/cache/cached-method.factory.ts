@@ -93,8 +93,11 @@ export function createCachedMethod(cache: CacheService, where: string, original:
     checkScope(policy, where);
     method = async function (this: unknown, ...args: unknown[]) {
       const result: unknown = await original.apply(this, args);
-      if (!policy.unless?.(result, ...args)) {
-        const key = cacheKey(policy.namespace, ...scopedParts(policy, policy.key(result, ...args), args, where));
+      const key = cacheKey(policy.namespace, ...scopedParts(policy, policy.key(result, ...args), args, where));
+      if (policy.unless?.(result, ...args)) {
+        // Not stored, but the method ran (a write): what the key held before must not outlive it.
+        await cache.delete([key]);
+      } else {
         await cache.set(key, result, { ...policy, tags: tagsFor(policy.tags, args) });
       }
       return result;

@@ -152,6 +152,53 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
       expect(await cache.getOrSet(key, async () => 'new', { ttl: '1m' })).toBe('new');
     });
 
+    it('a set() that lands after a delete() of the same key began leaves that later DEL queued', async () => {
+      const key = cacheKey('chaos', 'set-then-delete');
+      await cache.set(cacheKey('chaos', 'warm'), 'w', { ttl: '1m' }); // tags known: the next set stamps locally
+      chaos.settings.replyDelayMs = TIMEOUT / 2;
+      const put = cache.set(key, 'v1', { ttl: '1m' }); // its SET runs now, the reply comes a little later
+      await sleep(5);
+      chaos.settings.failing = ['del'];
+      await cache.delete([key]); // the row was deleted after the update; this DEL fails and is queued
+      chaos.settings = { throwRate: 0, delayMs: 0, busDelayMs: 0 };
+      await put;
+      expect(cache.status().pendingInvalidations).toBe(1);
+      await eventually(() => cache.status().pendingInvalidations === 0);
+      expect(await cache.get(key)).toBeUndefined();
+      expect(await other.get(key)).toBeUndefined();
+    });
+
+    it('a queue that overflows while its head is being replayed still knows which keys wait for a DEL', async () => {
+      const small = cacheInstance(redis.url, {
+        maxPendingInvalidations: 2,
+        commandTimeoutMs: 1_000,
+        // Neither the breaker nor its probe gets in the way: the test drives the replay itself.
+        breaker: { failureThreshold: 10, openMs: 60_000 },
+        redis: { url: redis.url, createClient: (_role, build) => chaos.wrap(build()) },
+      });
+      try {
+        await eventually(() => small.status().redisReady && small.status().busConnected);
+        const [k, x] = [cacheKey('chaos', 'of-k'), cacheKey('chaos', 'of-x')];
+        chaos.settings.failing = ['del'];
+        await small.delete([k]); // op A
+        await small.delete([x]); // op B
+        // A is replayed (its DEL runs now, the answer comes late); meanwhile another instance writes k again,
+        // and a delete of k (op C) overflows the queue, which drops A — the op the replay is waiting on.
+        chaos.settings = { throwRate: 0, delayMs: 0, busDelayMs: 0, replyDelayMs: 300 };
+        const replay = (small as unknown as { replayPending(): Promise<void> }).replayPending();
+        await sleep(50);
+        await other.set(k, 'written again', { ttl: '1m' });
+        chaos.settings.failing = ['del'];
+        await small.delete([k]); // op C
+        chaos.settings.replyDelayMs = 0;
+        await replay; // A comes back, B fails: C still waits
+        expect(small.status().pendingInvalidations).toBeGreaterThan(0);
+        expect(await small.get(k)).toBeUndefined();
+      } finally {
+        await small.onApplicationShutdown();
+      }
+    });
+
     it('a set() Redis missed removes the value before it from Redis and other instances once Redis is back', async () => {
       const key = cacheKey('chaos', 'missed-set');
       await cache.set(key, 'old', { ttl: '1m' });

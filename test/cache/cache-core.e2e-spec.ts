@@ -389,10 +389,35 @@ describe('cache engine on a real Redis', () => {
       await eventually(async () => (await b.get(key)) === undefined);
     });
 
-    it('gives up on a loader that never settles after the hard timeout, for later callers too', async () => {
+    it('keeps a slow load for callers that joined it with a longer hard timeout than its starter’s', async () => {
+      const key = cacheKey('overlap', 'slow');
+      let loads = 0;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const loader = async () => {
+        loads++;
+        await released;
+        return 'v';
+      };
+      const first = a.getOrSet(key, loader, { hardTimeout: 100 }).catch(() => 'gave up');
+      await sleep(150);
+      const patient = a.getOrSet(key, loader, { hardTimeout: '5s' });
+      await sleep(5 * 100); // past five of the starter's hard timeouts, not of the patient caller's
+      const late = a.getOrSet(key, loader, { hardTimeout: '5s' });
+      release();
+      expect(await Promise.all([first, patient, late])).toEqual(['gave up', 'v', 'v']);
+      expect(loads).toBe(1);
+    });
+
+    it('gives up on a loader that never settles, for later callers too (five hard timeouts on)', async () => {
       const key = cacheKey('overlap', 'hung');
-      await expect(a.getOrSet(key, () => new Promise<string>(() => undefined), { hardTimeout: 50 })).rejects.toThrow(/took longer/);
-      expect(await a.getOrSet(key, async () => 'fine', { hardTimeout: 50 })).toBe('fine');
+      const policy = { hardTimeout: 50 };
+      await expect(a.getOrSet(key, () => new Promise<string>(() => undefined), policy)).rejects.toThrow(/took longer/);
+      // A slow load is not started again at once: the next caller still waits on it…
+      await expect(a.getOrSet(key, async () => 'too soon', policy)).rejects.toThrow(/took longer/);
+      // …until it has run five times the hard timeout.
+      await sleep(5 * 50);
+      expect(await a.getOrSet(key, async () => 'fine', policy)).toBe('fine');
     });
   });
 

@@ -67,7 +67,7 @@ class ItemsService {
     throw new Error('write failed after changing the row');
   }
 
-  @CachePut({ namespace: 'items', scope: 'public', key: (item: Item) => [item.id], ttl: '1m' })
+  @CachePut({ namespace: 'items', scope: 'public', key: (item: Item) => [item.id], ttl: '1m', unless: (item: Item) => item.name === 'draft' })
   async create(id: string, name: string): Promise<Item> {
     const item = { id, name };
     this.db.rows.set(id, item);
@@ -144,6 +144,15 @@ describe('cache decorators in a Nest application', () => {
     expect(await service.get('b')).toMatchObject({ name: 'original' });
     await expect(service.failingWrite('b')).rejects.toThrow('write failed');
     expect(await service.get('b')).toMatchObject({ name: 'half-written' });
+  });
+
+  it('a put whose result is not cached (unless) still removes what the key held', async () => {
+    await service.create('d', 'published');
+    expect(await service.get('d')).toEqual({ id: 'd', name: 'published' });
+    await service.create('d', 'draft');
+    const reads = db.reads;
+    expect(await service.get('d')).toEqual({ id: 'd', name: 'draft' });
+    expect(db.reads).toBe(reads + 1);
   });
 
   it('puts the result of a write, so the next read is a hit', async () => {

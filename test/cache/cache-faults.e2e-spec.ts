@@ -125,6 +125,31 @@ describe('cache when Redis dies or freezes', () => {
     }
   });
 
+  it('an ACL that refuses PUBLISH costs the bus, never the data: writes stay, a tag is bumped once, nothing waits', async () => {
+    // Redis 7 gives a new ACL user no channels (acl-pubsub-default resetchannels): every data command, no PUBLISH.
+    const raw = redis.client();
+    await raw.call('ACL', 'SETUSER', 'app', 'on', '>app-password', '~*', '+@all');
+    raw.disconnect();
+    const c = cacheInstance(`redis://app:app-password@127.0.0.1:${redis.port}`, { breaker: { failureThreshold: 3, openMs: 100 } });
+    const check = redis.client();
+    try {
+      await eventually(() => c.status().redisReady);
+      const key = cacheKey('fault', 'acl');
+      await c.set(key, 'v1', { ttl: '1m' });
+      await c.invalidateTags(['fault:acl']);
+      const tagKey = `${c.options.keyPrefix}:tag:${'fault:acl'.replace(':', '%3A')}`;
+      // The messages are tried again a few times, then given up; the DEL or bump is never repeated.
+      await eventually(() => c.status().pendingInvalidations === 0, 3_000);
+      expect(await check.hget(tagKey, 'v')).toBe('1');
+      expect(await c.get(key)).toBe('v1');
+      expect((await check.getBuffer(c.keyOf(key)))?.toString()).toMatch(/\n"v1"$/);
+      expect(c.status().breaker).toBe('closed');
+    } finally {
+      check.disconnect();
+      await c.onApplicationShutdown();
+    }
+  });
+
   it('a SET that timed out is never re-sent after a reconnect, so it cannot land after a later DEL (ioredis #2130)', async () => {
     const key = 'test:c1:fault:set-then-del';
     const log = new RateLimitedLogger(new Logger('test'), 60_000);

@@ -41,7 +41,7 @@ export class Chaos {
             this.calls++;
             await this.pause();
             if (Math.random() < this.settings.throwRate || this.settings.failing?.includes(prop)) {
-              throw new Error('chaos: injected failure');
+              throw new Error('chaos: injected failure (connection reset)');
             }
             this.commands.push(prop);
             const answer: unknown = await (value as (...a: unknown[]) => unknown).apply(target, args);

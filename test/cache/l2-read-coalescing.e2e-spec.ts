@@ -125,6 +125,6 @@ describe('coalesced L2 reads', () => {
     expect(values).toEqual(keys.slice(1).map(() => undefined));
     expect(await first).toBe('stored');
     expect(chaos.calls - calls).toBe(1);
-    expect(a.metrics.redisErrors.get('command')).toBe(1);
+    expect(a.metrics.redisErrors.get('connection')).toBe(1);
   });
 });

@@ -131,7 +131,14 @@ export class RedisTier {
       if (budget) {
         budget.failed = true;
       }
-      this.breaker.failure();
+      if (kind === 'command') {
+        // Redis answered (NOPERM, WRONGTYPE, a script error): it is there, so this is no reason to skip it.
+        this.breaker.success();
+        this.timeoutsInARow = 0;
+        this.answeredAt = performance.now();
+      } else {
+        this.breaker.failure();
+      }
       this.metrics.redisError(kind);
       this.log.warn(`Redis ${command} failed (${kind}): ${error instanceof Error ? error.message : String(error)}`);
       if (kind === 'timeout') {

@@ -5,39 +5,61 @@ export interface Flight<T> {
 }
 
 /**
+ * A run still going this many times the longest hard timeout of its callers is no longer offered to new callers:
+ * a loader that never settles must not hold its key for good, and one that is merely slow (a database in
+ * trouble) should not be started again every hard timeout, piling more loads onto it.
+ */
+const ABANDON_AFTER = 5;
+
+interface Running<T> extends Flight<T> {
+  readonly startedAt: number;
+  maxMs: number;
+  timer?: NodeJS.Timeout;
+}
+
+/**
  * Concurrent calls for one key share one run of `work`; the next call after it settles starts a new one. A caller
  * may refuse the run in progress (`joinable`), e.g. one that started before a write this caller must see: it
  * then starts a new run, which later callers join instead.
  */
 export class SingleFlight<T> {
-  private readonly running = new Map<string, Flight<T>>();
+  private readonly running = new Map<string, Running<T>>();
 
-  /**
-   * `since` is the clock of the caller starting a run. After `maxMs` a run still going is no longer offered to
-   * new callers (those waiting keep waiting on it): a loader that never settles must not hold its key for good.
-   */
+  /** `since` is the clock of the caller starting a run; `maxMs` the caller's hard timeout (see ABANDON_AFTER). */
   run(key: string, since: number, work: () => Promise<T>, maxMs: number, joinable?: (flight: Flight<T>) => boolean): Flight<T> {
     const current = this.running.get(key);
     if (current && (!joinable || joinable(current))) {
+      if (maxMs > current.maxMs) {
+        current.maxMs = maxMs;
+        this.arm(key, current);
+      }
       return current;
     }
-    const timer = setTimeout(() => this.retire(key, flight), maxMs);
-    timer.unref();
-    const flight: Flight<T> = {
+    const flight: Running<T> = {
       since,
+      startedAt: performance.now(),
+      maxMs,
       promise: work().finally(() => {
-        clearTimeout(timer);
+        clearTimeout(flight.timer);
         this.retire(key, flight);
       }),
     };
     // Callers may stop waiting (soft timeout); the rejection is still theirs to see, never "unhandled".
     flight.promise.catch(() => undefined);
     this.running.set(key, flight);
+    this.arm(key, flight);
     return flight;
   }
 
   get size(): number {
     return this.running.size;
+  }
+
+  private arm(key: string, flight: Running<T>): void {
+    clearTimeout(flight.timer);
+    const left = flight.startedAt + ABANDON_AFTER * flight.maxMs - performance.now();
+    flight.timer = setTimeout(() => this.retire(key, flight), Math.max(0, left));
+    flight.timer.unref();
   }
 
   private retire(key: string, flight: Flight<T>): void {
