@@ -15,7 +15,9 @@ import { ResponseReplay } from './response-replay';
  * - carries `ETag` = the entry's content hash, and `If-None-Match` with it answers 304 with no body;
  * - says where it came from in `X-Cache` (HIT-L1, HIT-L2, MISS, STALE);
  * - is `Cache-Control: public, max-age=<remaining fresh time>, stale-while-revalidate=<grace>` for anonymous
- *   callers, and `private, no-cache` when an Authorization header is sent (the answer may depend on who asks);
+ *   callers — of the least fresh of the entries the answer was built from, not only the body's (a gallery is
+ *   kept no longer than the character it was checked against) — and `private, no-cache` when an Authorization
+ *   header is sent (the answer may depend on who asks);
  *   `Vary: Authorization` always.
  * Writes that return a cached value (a character after an update) get its ETag too, and `no-store`.
  * On routes marked `@ReplayFromCache()`, an anonymous answer built only from cache reads is recorded, so the
