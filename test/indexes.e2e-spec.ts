@@ -307,4 +307,15 @@ describe('query plans on 10 k characters / 50 k images', () => {
       });
     });
   });
+
+  it('has an index leading with the column of every foreign key, so deleting a parent row scans no child table', async () => {
+    const unindexed = await db.query<{ fk: string }[]>(`
+      SELECT c.conrelid::regclass || '.' || a.attname AS fk
+        FROM pg_constraint c
+        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+       WHERE c.contype = 'f'
+         AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid AND i.indkey[0] = c.conkey[1])
+       ORDER BY 1`);
+    expect(unindexed.map((row) => row.fk)).toEqual([]);
+  });
 });

@@ -305,7 +305,7 @@ describe('database CLI', () => {
       const first = capture();
       expect(await main(['migrate'], {}, first, cwd)).toBe(EXIT_OK);
       expect(first.stdout.join('\n')).toMatch(
-        new RegExp(`migrate: applied Init\\d+ on PostgreSQL 127\\.0\\.0\\.1:5432/${name}`),
+        new RegExp(`migrate: applied Init\\d+, ForeignKeyIndexes\\d+ on PostgreSQL 127\\.0\\.0\\.1:5432/${name}`),
       );
       const again = capture();
       expect(await main(['migrate'], {}, again, cwd)).toBe(EXIT_OK);
