@@ -563,6 +563,36 @@ describe('images', () => {
     });
   });
 
+  describe('nsfw images and the avatar', () => {
+    // The avatar is shown to everyone who can see the character, in lists too: an nsfw image is never the face
+    // of an sfw character, however it got there.
+    it('is not the avatar of an sfw character, first upload, explicit choice, or character made sfw later', async () => {
+      const character = await createCharacter(t, owner, { nsfw: false });
+      const nsfw = await upload(t, owner, character.id, png(4, 4), { nsfw: 'true' }).expect(201);
+      expect(await characterRow(t, character.id)).toEqual({ image_count: 1, avatar_image_id: null });
+      const detail = await t.http.get(`/characters/${character.id}`).expect(200);
+      expect({ id: detail.body.avatarImageId, url: detail.body.avatarUrl }).toEqual({ id: null, url: null });
+
+      const refused = await t.http.patch(`/characters/${character.id}`).set(owner.auth).send({ avatarImageId: nsfw.body.id }).expect(400);
+      expect(refused.body.details?.[0]?.field).toBe('avatarImageId');
+
+      // An sfw upload takes the place; an nsfw character may show an nsfw avatar, until it is made sfw again.
+      const sfw = await upload(t, owner, character.id, png(5, 5), { nsfw: 'false' }).expect(201);
+      expect(await characterRow(t, character.id)).toEqual({ image_count: 2, avatar_image_id: sfw.body.id });
+      await t.http.patch(`/characters/${character.id}`).set(owner.auth).send({ nsfw: true, avatarImageId: nsfw.body.id }).expect(200);
+      await t.http.patch(`/characters/${character.id}`).set(owner.auth).send({ nsfw: false }).expect(200);
+      const after = await t.http.get(`/characters/${character.id}`).expect(200);
+      expect({ id: after.body.avatarImageId, url: after.body.avatarUrl }).toEqual({ id: null, url: null });
+      const listed = await t.http.get(`/characters?mode=mine&limit=100`).set(owner.auth).expect(200);
+      expect(listed.body.items.find((c: { id: string }) => c.id === character.id).avatarUrl).toBeNull();
+
+      // Deleting the sfw avatar hands the place to the newest image still allowed, never the nsfw one.
+      await t.http.patch(`/characters/${character.id}`).set(owner.auth).send({ avatarImageId: sfw.body.id }).expect(200);
+      await t.http.delete(`/images/${sfw.body.id}`).set(owner.auth).expect(204);
+      expect(await characterRow(t, character.id)).toEqual({ image_count: 1, avatar_image_id: null });
+    });
+  });
+
   describe('visibility', () => {
     type Kind = 'public' | 'unlisted' | 'private' | 'nsfw' | 'premium' | 'nsfwPremium';
     type ViewerName = 'anonymous' | 'free' | 'freeNsfw' | 'plus' | 'proNsfw' | 'owner' | 'admin';

@@ -57,6 +57,9 @@ function toTsQuery(q: string): string | null {
   return words.length > 0 ? words.map((w) => `${w}:*`).join(' & ') : null;
 }
 
+
+/** The avatar is an nsfw image of an sfw character (as SQL over `c`, the character, and `a`, its avatar image). */
+const NSFW_AVATAR = 'a.nsfw AND NOT c.nsfw';
 @Injectable()
 export class CharactersService {
   private readonly logger = new Logger(CharactersService.name);
@@ -293,6 +296,9 @@ export class CharactersService {
         if (!image) {
           throw ApiError.badRequest('avatarImageId', 'avatarImageId must be an image of this character');
         }
+        if (image.nsfw && !(changes.nsfw ?? before.nsfw)) {
+          throw ApiError.badRequest('avatarImageId', 'avatarImageId must not be an nsfw image while the character is not nsfw');
+        }
       }
       const qb = m.createQueryBuilder().update(Character).set(changes).where('id = :id', { id });
       if (expected !== undefined) {
@@ -388,8 +394,9 @@ export class CharactersService {
         'c.name AS name',
         'c.description AS description',
         'c.tags AS tags',
-        'c.avatar_image_id AS avatar_image_id',
-        'a.storage_key AS avatar_key',
+        // An nsfw image is never the face of an sfw character: its avatar is shown to everyone who sees it.
+        `CASE WHEN ${NSFW_AVATAR} THEN NULL ELSE c.avatar_image_id END AS avatar_image_id`,
+        `CASE WHEN ${NSFW_AVATAR} THEN NULL ELSE a.storage_key END AS avatar_key`,
         'c.visibility AS visibility',
         'c.nsfw AS nsfw',
         'c.premium AS premium',

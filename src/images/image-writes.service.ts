@@ -59,9 +59,11 @@ export class ImageWritesService {
         });
         await m.insert(Image, row);
         await m.query(
-          `UPDATE characters SET image_count = image_count + 1, avatar_image_id = coalesce(avatar_image_id, $2)
+          // The first image becomes the avatar, unless it is nsfw and the character is not (everyone sees the avatar).
+          `UPDATE characters SET image_count = image_count + 1,
+             avatar_image_id = coalesce(avatar_image_id, CASE WHEN $3 AND NOT nsfw THEN NULL ELSE $2::uuid END)
            WHERE id = $1`,
-          [characterId, id],
+          [characterId, id, upload.nsfw],
         );
         return row;
       });
@@ -108,7 +110,7 @@ export class ImageWritesService {
     await m.query(
       `UPDATE characters SET image_count = image_count - 1,
          avatar_image_id = CASE WHEN $2 THEN (
-           SELECT i.id FROM images i WHERE i.character_id = characters.id
+           SELECT i.id FROM images i WHERE i.character_id = characters.id AND (NOT i.nsfw OR characters.nsfw)
            ORDER BY i.created_at DESC, i.id DESC LIMIT 1
          ) ELSE avatar_image_id END
        WHERE id = $1`,
