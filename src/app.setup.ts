@@ -37,9 +37,9 @@ function jsonParser(app: NestFastifyApplication): FastifyBodyParser<Buffer> {
  * adapter, body limits, multipart, validation and error shape.
  */
 export async function createApp(options: { logger?: false } = {}): Promise<NestFastifyApplication> {
-  const { bodyLimitBytes } = appConfig();
+  const { bodyLimitBytes, trustProxy } = appConfig();
   // Request ids come from a well-formed X-Request-Id, else are new UUIDs; the logs and the response carry them.
-  const adapter = new FastifyAdapter({ bodyLimit: bodyLimitBytes, trustProxy: true, genReqId: requestId });
+  const adapter = new FastifyAdapter({ bodyLimit: bodyLimitBytes, trustProxy, genReqId: requestId });
   // Replayed cache hits are answered in the first onRequest hook, ahead of the middleware Nest registers later.
   const early: { replay?: ResponseReplay } = {};
   adapter.getInstance().addHook('onRequest', (request, reply, done) =>

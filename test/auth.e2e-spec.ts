@@ -97,4 +97,44 @@ describe('login rate limit', () => {
     const res = await t.http.post('/auth/login').send({ username: 'nobody_here', password: 'x' }).expect(429);
     expect(res.body).toMatchObject({ statusCode: 429, code: 'TOO_MANY_REQUESTS' });
   });
+
+  /** Statuses of wrong logins, each claiming another client address in X-Forwarded-For. */
+  async function rotatingForwardedFor(app: TestApp, count: number): Promise<number[]> {
+    const statuses: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const res = await app.http
+        .post('/auth/login')
+        .set('X-Forwarded-For', `203.0.113.${i + 1}`)
+        .send({ username: 'nobody_at_all', password: `guess-${i}` });
+      statuses.push(res.status);
+    }
+    return statuses;
+  }
+
+  it('cannot be walked around by claiming another address in X-Forwarded-For (no proxy trusted by default)', async () => {
+    const direct = await bootTestApp({ LOGIN_RATE_LIMIT: '3', LOGIN_RATE_WINDOW_MS: '60000' });
+    try {
+      expect(await rotatingForwardedFor(direct, 5)).toEqual([401, 401, 401, 429, 429]);
+    } finally {
+      await direct.close();
+    }
+  });
+
+  it('behind one trusted proxy (TRUST_PROXY=1), counts per address that proxy saw, not per address a client wrote', async () => {
+    const behindIngress = await bootTestApp({ LOGIN_RATE_LIMIT: '3', LOGIN_RATE_WINDOW_MS: '60000', TRUST_PROXY: '1' });
+    try {
+      // The proxy appends the address it saw: a client's own entries come before it and are not trusted.
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await behindIngress.http
+          .post('/auth/login')
+          .set('X-Forwarded-For', `203.0.113.${i + 1}, 198.51.100.7`)
+          .send({ username: 'nobody_at_all', password: `guess-${i}` });
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    } finally {
+      await behindIngress.close();
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { registerAs } from '@nestjs/config';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsUrl, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsUrl, Matches, Max, Min } from 'class-validator';
 import { validateEnv } from './validate-env';
 
 class AppEnv {
@@ -22,6 +22,17 @@ class AppEnv {
   @Min(1024)
   BODY_LIMIT_BYTES = 1_048_576;
 
+  /**
+   * Which proxies in front of the service are trusted to say who the client is (X-Forwarded-For): `false` (none:
+   * the peer address is the client), a number of hops (`1` behind one ingress), or a comma-separated list of
+   * proxy addresses/CIDRs. Never `true` on a server clients can reach directly: anyone could then claim any
+   * address and walk around the per-client login limit.
+   */
+  @Matches(/^(false|true|\d{1,2}|[0-9a-fA-F.:/]+(\s*,\s*[0-9a-fA-F.:/]+)*)$/, {
+    message: 'TRUST_PROXY must be false, true, a number of hops, or a comma-separated list of addresses/CIDRs',
+  })
+  TRUST_PROXY = 'false';
+
   /** Public base URL of this service, used to build callback URLs handed to the image generator. */
   @IsUrl({ require_tld: false })
   PUBLIC_BASE_URL = 'http://localhost:3000';
@@ -35,7 +46,16 @@ export const appConfig = registerAs('app', () => {
     port: env.PORT,
     host: env.HOST,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    trustProxy: trustProxy(env.TRUST_PROXY),
     publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/+$/, ''),
   };
 });
 export type AppConfig = ReturnType<typeof appConfig>;
+
+/** TRUST_PROXY as Fastify's `trustProxy` option. */
+function trustProxy(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') {
+    return value === 'true';
+  }
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
