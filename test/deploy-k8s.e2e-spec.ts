@@ -136,8 +136,9 @@ describe('Kubernetes manifests', () => {
   });
 
   it('the grace period outlasts the drain and the close; non-root, read-only root, writable mounts where written', () => {
-    expect(pod.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(
-      config.health.drainMs + 10_000,
+    // Drain, then at most SHUTDOWN_CLOSE_MS for requests in flight, then a few seconds for Redis and PostgreSQL.
+    expect(pod.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(
+      config.health.drainMs + config.health.closeMs + 5_000,
     );
     expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: expect.any(Number) });
     expect(pod.spec.securityContext.runAsUser).toBeGreaterThan(0);

@@ -1,12 +1,13 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { AddressInfo, connect } from 'node:net';
 import { Agent, request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { eventually, sleep } from './cache/support';
 import { freePort, OwnRedis } from './support/redis-server';
-import { createSuiteDatabase } from './support/test-app';
+import { bootTestApp, createSuiteDatabase } from './support/test-app';
 
 const ROOT = resolve(__dirname, '..');
 const DRAIN_MS = 4_000;
@@ -279,5 +280,30 @@ describe('graceful shutdown of the built app (SIGTERM)', () => {
     expect(everything).not.toContain(token);
     expect(everything).not.toContain(token.split('.')[2]);
     expect(app.raw.filter((line) => line.startsWith('stderr:'))).toEqual([]);
+  });
+});
+
+describe('shutdown with a client that stalled mid-request', () => {
+  jest.setTimeout(60_000);
+
+  it('cuts its connection SHUTDOWN_CLOSE_MS after HTTP starts closing, so the close finishes', async () => {
+    const t = await bootTestApp({ SHUTDOWN_DRAIN_MS: '0', SHUTDOWN_CLOSE_MS: '300' });
+    await t.app.listen(0, '127.0.0.1');
+    const port = (t.app.getHttpServer().address() as AddressInfo).port;
+    // Headers and half a body, then nothing: a phone on a bad network, or a slowloris.
+    const socket = connect(port, '127.0.0.1');
+    const cut = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"username":');
+    await sleep(300);
+    try {
+      // Unbounded, the close waits for the rest of that body for ever; the test gives it 20 s.
+      const closed = t.close().then(() => 'closed');
+      expect(await Promise.race([closed, sleep(20_000).then(() => 'still closing after 20 s')])).toBe('closed');
+      await cut;
+    } finally {
+      socket.destroy();
+    }
   });
 });

@@ -48,6 +48,17 @@ class HealthEnv {
   @Min(0)
   @Max(600_000)
   SHUTDOWN_DRAIN_MS = 5_000;
+
+  /**
+   * Once HTTP closes: how long requests still in flight may take to finish before their connections are cut (a
+   * client that stalled mid-request would otherwise hold the shutdown until the orchestrator kills the process,
+   * before Redis and PostgreSQL were closed). Drain + this + a few seconds must stay below the grace period.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  SHUTDOWN_CLOSE_MS = 10_000;
 }
 
 export const healthConfig = registerAs('health', () => {
@@ -59,6 +70,7 @@ export const healthConfig = registerAs('health', () => {
     sampleIntervalMs: env.HEALTH_SAMPLE_INTERVAL_MS,
     hitRatioWindowMs: env.HEALTH_HIT_RATIO_WINDOW_MS,
     drainMs: env.SHUTDOWN_DRAIN_MS,
+    closeMs: env.SHUTDOWN_CLOSE_MS,
   };
 });
 export type HealthConfig = ReturnType<typeof healthConfig>;

@@ -24,6 +24,7 @@ import type { HealthConfig } from '../config';
 export class ShutdownService implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Shutdown');
   private readonly drainMs: number;
+  private readonly closeMs: number;
   private draining = false;
 
   constructor(
@@ -31,7 +32,7 @@ export class ShutdownService implements OnModuleInit, OnApplicationBootstrap, Be
     @InjectDataSource() private readonly dataSource: DataSource,
     config: ConfigService,
   ) {
-    this.drainMs = config.getOrThrow<HealthConfig>('health').drainMs;
+    ({ drainMs: this.drainMs, closeMs: this.closeMs } = config.getOrThrow<HealthConfig>('health'));
   }
 
   /** True from the moment shutdown begins: readiness answers 503. */
@@ -51,7 +52,14 @@ export class ShutdownService implements OnModuleInit, OnApplicationBootstrap, Be
       done(null, payload);
     });
     fastify.addHook('preClose', (done) => {
-      this.logger.log('HTTP server closing: no new connections, in-flight requests finish');
+      this.logger.log(`HTTP server closing: no new connections, in-flight requests get ${this.closeMs} ms to finish`);
+      const server = this.adapterHost.httpAdapter.getHttpServer() as Server;
+      const cut = setTimeout(() => {
+        this.logger.warn('Requests still open after SHUTDOWN_CLOSE_MS: their connections are cut');
+        server.closeAllConnections();
+      }, this.closeMs);
+      cut.unref();
+      server.once('close', () => clearTimeout(cut));
       done();
     });
   }
