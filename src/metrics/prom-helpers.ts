@@ -9,7 +9,10 @@ export function counter<L extends string>(
   return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
-/** A gauge read at scrape time; `undefined` keeps the previous value (nothing new to say). */
+/**
+ * A gauge read at scrape time; `null`/`undefined` (not known now: Redis down, no sample yet) exports NaN, never
+ * the last good value — a dashboard must not show 3 ms of PING latency for a Redis that stopped answering.
+ */
 export function gauge(
   registry: Registry,
   name: string,
@@ -22,9 +25,7 @@ export function gauge(
     registers: [registry],
     collect() {
       const value = read();
-      if (value !== null && value !== undefined) {
-        this.set(value);
-      }
+      this.set(value ?? NaN);
     },
   });
 }
