@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { callbackPath } from './support/fake-generator';
 import { createCharacter, createUser, TestUser } from './support/fixtures';
 import { png } from './support/images';
 import { OwnRedis } from './support/redis-server';
@@ -239,7 +240,7 @@ describe('domain caching', () => {
       const warm = await counted(() => t.http.get(`/generations/${job.id}`).set(owner.auth).expect(200));
       const callback = JSON.stringify({ status: 'succeeded', images: [{ storageKey: 'gen/out.png', width: 512, height: 512 }], seed: 1 });
       const signature = `sha256=${createHmac('sha256', GENERATOR_SECRET).update(callback).digest('hex')}`;
-      await t.http.post(`/webhooks/generations/${job.id}`).set('Content-Type', 'application/json').set('X-Signature', signature).send(callback).expect(200);
+      await t.http.post(callbackPath(GENERATOR_SECRET, job.id)).set('Content-Type', 'application/json').set('X-Signature', signature).send(callback).expect(200);
       const after = await counted(() => t.http.get(`/generations/${job.id}`).set(owner.auth).expect(200));
       expect(after.res.body.status).toBe('succeeded');
       expect(after.queries).toBeGreaterThan(warm.queries);
@@ -342,7 +343,7 @@ describe('domain caching', () => {
       const c = await createCharacter(t, owner);
       const job = (await t.http.post(`/characters/${c.id}/generations`).set(owner.auth).send({ prompt: 'a portrait' }).expect(202)).body;
       expect((await t.http.get(`/generations/${job.id}`).set(owner.auth).expect(200)).body.status).toBe('queued');
-      await signedPost(`/webhooks/generations/${job.id.toUpperCase()}`, GENERATOR_SECRET, {
+      await signedPost(callbackPath(GENERATOR_SECRET, job.id.toUpperCase()), GENERATOR_SECRET, {
         status: 'failed',
         error: 'out of memory',
       }).expect(200);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Response } from 'supertest';
-import { FakeGenerator, signBody } from './support/fake-generator';
+import { callbackPath, FakeGenerator, signBody } from './support/fake-generator';
 import { createCharacter, createUser, tableCounts, TestUser } from './support/fixtures';
 import { bootTestApp, TestApp } from './support/test-app';
 
@@ -51,13 +51,15 @@ interface DeliveryOptions {
   raw?: string;
   /** The X-Signature header; defaults to a valid signature of the bytes sent; null sends none. */
   signature?: string | null;
+  /** The path posted to; defaults to the job's callback path (with its token). */
+  path?: string;
 }
 
 /** Posts a generator callback, signed like the real generator unless told otherwise. */
 function deliver(t: TestApp, jobId: string, payload: object | string, options: DeliveryOptions = {}) {
   const raw = options.raw ?? (typeof payload === 'string' ? payload : JSON.stringify(payload));
   const signature = options.signature === undefined ? signBody(SECRET, raw) : options.signature;
-  const req = t.http.post(`/webhooks/generations/${jobId}`).set('content-type', 'application/json');
+  const req = t.http.post(options.path ?? callbackPath(SECRET, jobId)).set('content-type', 'application/json');
   if (signature !== null) {
     void req.set('x-signature', signature);
   }
@@ -181,14 +183,14 @@ describe('generations, with a generator that answers', () => {
       characterId: publicCharacter.id,
       prompt: 'a knight at dawn',
       parameters,
-      callbackUrl: `${PUBLIC_BASE_URL}/webhooks/generations/${jobId}`,
+      callbackUrl: `${PUBLIC_BASE_URL}${callbackPath(SECRET, jobId)}`,
     });
     expect(await jobRow(t, jobId)).toMatchObject({ status: 'running', result: null });
 
-    const callbackPath = new URL((job.body as { callbackUrl: string }).callbackUrl).pathname;
+    const callbackUrl = new URL((job.body as { callbackUrl: string }).callbackUrl);
     const raw = JSON.stringify(SUCCEEDED);
     const delivered = await t.http
-      .post(callbackPath)
+      .post(`${callbackUrl.pathname}${callbackUrl.search}`)
       .set('content-type', 'application/json')
       .set('x-signature', signBody(SECRET, raw))
       .send(raw)
@@ -439,6 +441,17 @@ describe('generations, with a generator that answers', () => {
       expect(res.body).toMatchObject({ statusCode: 401, code: 'INVALID_SIGNATURE' });
       expect(await jobRow(t, jobId)).toEqual(before);
       expect(before?.status).toBe('running');
+    });
+
+    it('refuses a signed delivery posted to another job, or without its callback token, and changes nothing', async () => {
+      // The signature covers the body only: the token in the callback URL is what ties a delivery to its job.
+      const [first, other] = [await runningJob(), await runningJob()];
+      const before = await jobRow(t, other);
+      const replayed = await deliver(t, other, SUCCEEDED, { path: callbackPath(SECRET, first).replace(first, other) }).expect(401);
+      expect(replayed.body).toMatchObject({ statusCode: 401, code: 'INVALID_SIGNATURE' });
+      await deliver(t, other, SUCCEEDED, { path: `/webhooks/generations/${other}` }).expect(401);
+      expect(await jobRow(t, other)).toEqual(before);
+      await deliver(t, first, SUCCEEDED).expect(200);
     });
 
     it('applies the first delivery only; repeats and later results change nothing', async () => {

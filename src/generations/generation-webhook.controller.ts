@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/auth.decorators';
 import { UuidParam } from '../common/http/uuid-param.decorator';
 import { SignedWebhook } from '../common/http/signed-webhook.guard';
@@ -17,6 +17,7 @@ export class GenerationWebhookController {
   @HttpCode(200)
   @SignedWebhook('generatorSecret')
   @ApiHeader({ name: 'X-Signature', description: 'sha256=<hex HMAC-SHA256 of the raw body>' })
+  @ApiQuery({ name: 'token', description: 'from the callback URL handed to the generator with the job' })
   receive(
     @UuidParam('jobId') jobId: string,
     @Body() dto: GenerationCallbackDto,

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { hmacSha256Hex } from '../common/http/hmac';
+import { callbackToken, hmacSha256Hex } from '../common/http/hmac';
 import type { AppConfig, WebhooksConfig } from '../config';
 
 /** What the generator receives: the job, and where to post its result. */
@@ -35,8 +35,9 @@ export class GeneratorClient {
     return this.webhooks.generatorUrl !== undefined;
   }
 
+  /** Where the generator posts the result; its token ties a delivery to this job (see callbackToken). */
   callbackUrl(jobId: string): string {
-    return `${this.publicBaseUrl}/webhooks/generations/${jobId}`;
+    return `${this.publicBaseUrl}/webhooks/generations/${jobId}?token=${callbackToken(this.webhooks.generatorSecret, jobId)}`;
   }
 
   async dispatch(job: Omit<GeneratorJob, 'callbackUrl'>): Promise<DispatchOutcome> {

@@ -140,3 +140,12 @@ function parseJson(raw: Buffer): unknown {
 export function signBody(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
+
+/**
+ * The path the service hands the generator for a job's callback: the job id and the token that ties a delivery
+ * to that job (computed here independently of the service, as the HMAC the README describes).
+ */
+export function callbackPath(secret: string, jobId: string): string {
+  const token = createHmac('sha256', secret).update(`generation-callback:${jobId.toLowerCase()}`).digest('hex');
+  return `/webhooks/generations/${jobId}?token=${token}`;
+}

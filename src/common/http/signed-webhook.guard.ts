@@ -5,7 +5,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import type { WebhooksConfig } from '../../config';
 import { ApiError } from '../errors/api-error';
-import { verifyHmacSignature } from './hmac';
+import { callbackToken, sameHex, verifyHmacSignature } from './hmac';
 
 type SecretName = 'billingSecret' | 'generatorSecret';
 const WEBHOOK_SECRET = 'webhook:secret';
@@ -27,6 +27,15 @@ export class SignedWebhookGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<RawBodyRequest<FastifyRequest>>();
     if (!verifyHmacSignature(secret, req.rawBody, req.headers['x-signature'])) {
       throw new ApiError(HttpStatus.UNAUTHORIZED, 'INVALID_SIGNATURE', 'The webhook signature does not match');
+    }
+    // A generator callback names its job in the path, which the body's signature does not cover: the token the
+    // callback URL carries ties the delivery to that job (see callbackToken).
+    const jobId = (req.params as Record<string, string | undefined>).jobId;
+    if (name === 'generatorSecret' && jobId !== undefined) {
+      const token = (req.query as Record<string, unknown>).token;
+      if (!sameHex(callbackToken(secret, jobId), token)) {
+        throw new ApiError(HttpStatus.UNAUTHORIZED, 'INVALID_SIGNATURE', 'The callback token does not match this job');
+      }
     }
     return true;
   }

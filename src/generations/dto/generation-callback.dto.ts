@@ -35,7 +35,10 @@ const NonEmptyWhenSucceeded = () =>
     },
   });
 
-/** What the generator posts to /webhooks/generations/:jobId (signed: X-Signature: sha256=<hex of the raw body>). */
+/**
+ * What the generator posts to the job's callback URL, /webhooks/generations/:jobId?token=… (signed: X-Signature:
+ * sha256=<hex of the raw body>; the token ties the delivery to the job).
+ */
 export class GenerationCallbackDto {
   @ApiProperty({ enum: CALLBACK_STATUSES })
   @IsIn(CALLBACK_STATUSES)
