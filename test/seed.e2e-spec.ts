@@ -221,12 +221,12 @@ describe('seed data set', () => {
     const code = await main(['seed', ...args({ ...SIZE, seed: 8 })], { DATABASE_URL: urls[0] }, out, cwd);
     expect(code).toBe(EXIT_FAILED);
     expect(out.stderr.join('\n')).toMatch(
-      /not empty \(150 users, 2000 characters, 8000 images, 0 generation_jobs\).*--reset/,
+      /not empty \(150 users, 2000 characters, 8000 images, 0 generation_jobs, 0 billing_events\).*--reset/,
     );
     expect(await fingerprint(viaCli)).toEqual(before);
   });
 
-  it('--reset empties all four tables, then seeds the same data as a fresh database', async () => {
+  it('--reset empties every table of the data set, then seeds the same data as a fresh database', async () => {
     const { rows } = await viaCli.query<{ owner_id: string; id: string }>(
       `SELECT owner_id, id FROM characters LIMIT 1`,
     );
@@ -305,7 +305,7 @@ describe('database CLI', () => {
       const first = capture();
       expect(await main(['migrate'], {}, first, cwd)).toBe(EXIT_OK);
       expect(first.stdout.join('\n')).toMatch(
-        new RegExp(`migrate: applied Init\\d+, ForeignKeyIndexes\\d+ on PostgreSQL 127\\.0\\.0\\.1:5432/${name}`),
+        new RegExp(`migrate: applied Init\\d+, ForeignKeyIndexes\\d+, BillingEvents\\d+ on PostgreSQL 127\\.0\\.0\\.1:5432/${name}`),
       );
       const again = capture();
       expect(await main(['migrate'], {}, again, cwd)).toBe(EXIT_OK);

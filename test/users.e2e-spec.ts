@@ -131,6 +131,17 @@ describe('users', () => {
       expect(await subscriptionOf(target.id)).toMatchObject({ tier: 'free' });
     });
 
+    it('ignores a repeated event even when a newer one carries the same time (no rollback by replay)', async () => {
+      const target = await createUser(t);
+      const sameSecond = '2026-06-01T00:00:00Z';
+      const active = event(target.id, 'pro', 'active', sameSecond);
+      const canceled = event(target.id, 'pro', 'canceled', sameSecond);
+      expect((await post(active, sign(active)).expect(200)).body).toEqual({ applied: true });
+      expect((await post(canceled, sign(canceled)).expect(200)).body).toEqual({ applied: true });
+      expect((await post(active, sign(active)).expect(200)).body).toEqual({ applied: false });
+      expect(await subscriptionOf(target.id)).toMatchObject({ tier: 'pro', status: 'canceled' });
+    });
+
     it('validates a signed body and names the bad field', async () => {
       const body = JSON.stringify({ id: 'e', type: 'subscription.updated', occurredAt: 'now', userId: 'x', subscription: {} });
       const res = await post(body, sign(body)).expect(400);

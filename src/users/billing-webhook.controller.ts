@@ -16,7 +16,7 @@ export class BillingWebhookController {
   @SignedWebhook('billingSecret')
   @ApiHeader({ name: 'X-Signature', description: 'sha256=<hex HMAC-SHA256 of the raw body>' })
   async receive(@Body() event: BillingEventDto): Promise<{ applied: boolean }> {
-    const applied = await this.users.setSubscription(event.userId, event.subscription, new Date(event.occurredAt));
+    const applied = await this.users.setSubscription(event.userId, event.subscription, new Date(event.occurredAt), event.id);
     return { applied };
   }
 }

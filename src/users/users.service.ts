@@ -53,12 +53,28 @@ export class UsersService {
   /**
    * Applies a subscription change. `occurredAt` (from the billing provider) orders events: one older than the
    * last applied change is ignored, so a late or replayed delivery never rolls a subscription back.
-   * Returns false when the event was ignored as stale.
+   * With the provider's `eventId`, an event already applied is ignored too, whatever its time (a repeat with
+   * the same `occurredAt` as a newer event would otherwise pass). Returns false when the event was ignored.
    */
   @CacheEvict({ tags: (_applied: boolean | undefined, userId: string) => [userTag(userId)] })
-  async setSubscription(userId: string, dto: SetSubscriptionDto, occurredAt = new Date()): Promise<boolean> {
+  async setSubscription(userId: string, dto: SetSubscriptionDto, occurredAt = new Date(), eventId?: string): Promise<boolean> {
     await this.findOrFail(userId);
-    const result = await this.users
+    return this.users.manager.transaction(async (m) => {
+      if (eventId !== undefined) {
+        const recorded: unknown[] = await m.query(
+          `INSERT INTO billing_events (id, user_id, occurred_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING RETURNING id`,
+          [eventId, userId, occurredAt],
+        );
+        if (recorded.length === 0) {
+          return false;
+        }
+      }
+      return this.applySubscription(m.getRepository(User), userId, dto, occurredAt);
+    });
+  }
+
+  private async applySubscription(users: Repository<User>, userId: string, dto: SetSubscriptionDto, occurredAt: Date): Promise<boolean> {
+    const result = await users
       .createQueryBuilder()
       .update()
       .set({

@@ -13,12 +13,12 @@ export interface SeedSummary {
 }
 
 export interface SeedRunOptions {
-  /** Empty the four tables first, in the same transaction as the inserts (all or nothing). */
+  /** Empty the data set's tables first, in the same transaction as the inserts (all or nothing). */
   reset?: boolean;
 }
 
-/** The four tables a data set lives in; a reset empties exactly these. */
-export const SEEDED_TABLES = ['users', 'characters', 'images', 'generation_jobs'] as const;
+/** The tables a data set lives in (billing_events too: it refers to users); a reset empties exactly these. */
+export const SEEDED_TABLES = ['users', 'characters', 'images', 'generation_jobs', 'billing_events'] as const;
 
 export type TableCounts = Record<(typeof SEEDED_TABLES)[number], number>;
 
