@@ -11,7 +11,7 @@ describe('health, metrics and logging configuration', () => {
     process.env = { ...saved, METRICS_PORT: undefined, METRICS_TOKEN: undefined, ...env };
   };
 
-  it('has defaults that fit a probe budget of 1 s and a drain below a 30 s grace period', () => {
+  it('has defaults that fit a probe budget of 1 s, and a drain plus close below a 30 s grace period', () => {
     withEnv({});
     expect(healthConfig()).toEqual({
       dbTimeoutMs: 500,
@@ -20,6 +20,7 @@ describe('health, metrics and logging configuration', () => {
       sampleIntervalMs: 5_000,
       hitRatioWindowMs: 300_000,
       drainMs: 5_000,
+      closeMs: 10_000,
     });
     expect(loggingConfig()).toEqual({ level: 'info', requests: true });
   });
