@@ -45,7 +45,14 @@ describe('health with PostgreSQL and Redis up', () => {
   });
 
   it('ready: 200 with the database and Redis (ping latency) reported', async () => {
-    const res = await t.http.get('/health/ready').expect(200);
+    // Samples come every 200 ms with a 250 ms PING timeout: on a loaded machine one of them can time out, which
+    // is a true "down" for that moment. What is checked here is the answer while Redis answers.
+    let res = await t.http.get('/health/ready');
+    await eventually(async () => {
+      res = await t.http.get('/health/ready');
+      return res.body.details?.cache?.redis === 'up';
+    });
+    expect(res.status).toBe(200);
     expect(res.body.status).toBe('ok');
     expect(res.body.details.database).toMatchObject({ status: 'up', latencyMs: expect.any(Number) });
     expect(res.body.details.cache).toMatchObject({ status: 'up', state: 'ok', redis: 'up', required: false });
