@@ -589,7 +589,7 @@ export class CacheService implements OnApplicationShutdown {
    */
   private sharedLoad<T>(ns: string, key: string, loader: () => Promise<T>, policy: CachePolicy, budget: CallBudget, since: number, hardMs: number): Promise<CacheResult<T>> {
     const known = tagsBeforeLoad(policy, ns);
-    const flight = this.loads.run(key, this.clock.now(), () => this.load(ns, key, loader, policy, budget, hardMs), hardMs, (running) =>
+    const flight = this.loads.run(key, this.clock.now(), () => this.load(ns, key, loader, policy, budget, hardMs, known), hardMs, (running) =>
       running.since >= since || !this.clock.changedSince(running.since, key, known),
     ) as Flight<CacheResult<T>>;
     if (flight.since >= since || typeof policy.tags !== 'function') {
@@ -609,6 +609,7 @@ export class CacheService implements OnApplicationShutdown {
     policy: CachePolicy,
     budget: CallBudget,
     hardMs: number,
+    known: string[],
   ): Promise<CacheResult<T>> {
     const lease = policy.lease && this.l2 ? await this.acquireLease(key, policy, budget) : null;
     if (lease && !lease.acquired) {
@@ -622,7 +623,7 @@ export class CacheService implements OnApplicationShutdown {
     // loader reads leaves Redis ahead of these stamps, so the entry reads as invalidated everywhere — even when
     // this instance hears of that bump only after it has stored (the clock check in `store` cannot see it then).
     // Kept alive in Redis for the longest lifetime the entry can get, plus the hard timeout for the load itself.
-    const early = await this.stampTags(tagsBeforeLoad(policy, ns), this.longestLifetime(policy) + hardMs, budget);
+    const early = await this.stampTags(known, this.longestLifetime(policy) + hardMs, budget);
     const started = performance.now();
     let value: T;
     try {

@@ -15,7 +15,7 @@ export class GenerationWebhookController {
 
   @Post(':jobId')
   @HttpCode(200)
-  @SignedWebhook('generatorSecret')
+  @SignedWebhook('generatorSecret', { tokenFor: 'jobId' })
   @ApiHeader({ name: 'X-Signature', description: 'sha256=<hex HMAC-SHA256 of the raw body>' })
   @ApiQuery({ name: 'token', description: 'from the callback URL handed to the generator with the job' })
   receive(

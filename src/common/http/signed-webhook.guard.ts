@@ -10,6 +10,15 @@ import { callbackToken, sameHex, verifyHmacSignature } from './hmac';
 type SecretName = 'billingSecret' | 'generatorSecret';
 const WEBHOOK_SECRET = 'webhook:secret';
 
+interface WebhookCheck {
+  secret: SecretName;
+  /**
+   * A route parameter the body's signature does not cover, tied to the delivery by a `?token=` in the URL the
+   * sender was handed (see callbackToken): a delivery made for one id cannot be replayed against another.
+   */
+  tokenFor?: string;
+}
+
 /**
  * Runs before pipes, so an unsigned or tampered request is refused (401) before its body is even validated and
  * learns nothing about the schema.
@@ -22,25 +31,25 @@ export class SignedWebhookGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const name = this.reflector.getAllAndOverride<SecretName>(WEBHOOK_SECRET, [context.getHandler(), context.getClass()]);
-    const secret = this.config.getOrThrow<WebhooksConfig>('webhooks')[name];
+    const check = this.reflector.getAllAndOverride<WebhookCheck>(WEBHOOK_SECRET, [context.getHandler(), context.getClass()]);
+    const secret = this.config.getOrThrow<WebhooksConfig>('webhooks')[check.secret];
     const req = context.switchToHttp().getRequest<RawBodyRequest<FastifyRequest>>();
     if (!verifyHmacSignature(secret, req.rawBody, req.headers['x-signature'])) {
       throw new ApiError(HttpStatus.UNAUTHORIZED, 'INVALID_SIGNATURE', 'The webhook signature does not match');
     }
-    // A generator callback names its job in the path, which the body's signature does not cover: the token the
-    // callback URL carries ties the delivery to that job (see callbackToken).
-    const jobId = (req.params as Record<string, string | undefined>).jobId;
-    if (name === 'generatorSecret' && jobId !== undefined) {
-      const token = (req.query as Record<string, unknown>).token;
-      if (!sameHex(callbackToken(secret, jobId), token)) {
-        throw new ApiError(HttpStatus.UNAUTHORIZED, 'INVALID_SIGNATURE', 'The callback token does not match this job');
+    if (check.tokenFor !== undefined) {
+      const id = (req.params as Record<string, string | undefined>)[check.tokenFor] ?? '';
+      if (!sameHex(callbackToken(secret, id), (req.query as Record<string, unknown>).token)) {
+        throw new ApiError(HttpStatus.UNAUTHORIZED, 'INVALID_SIGNATURE', `The callback token does not match this ${check.tokenFor}`);
       }
     }
     return true;
   }
 }
 
-/** The request must carry `X-Signature: sha256=<HMAC-SHA256 of the raw body>` made with the named secret. */
-export const SignedWebhook = (secret: SecretName): MethodDecorator & ClassDecorator =>
-  applyDecorators(SetMetadata(WEBHOOK_SECRET, secret), UseGuards(SignedWebhookGuard));
+/**
+ * The request must carry `X-Signature: sha256=<HMAC-SHA256 of the raw body>` made with the named secret, and,
+ * with `tokenFor`, the `?token=` of that route parameter's callback URL.
+ */
+export const SignedWebhook = (secret: SecretName, options: { tokenFor?: string } = {}): MethodDecorator & ClassDecorator =>
+  applyDecorators(SetMetadata(WEBHOOK_SECRET, { secret, ...options } satisfies WebhookCheck), UseGuards(SignedWebhookGuard));
