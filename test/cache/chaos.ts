@@ -13,7 +13,7 @@ export interface ChaosSettings {
   failing?: string[];
 }
 
-const COMMANDS = new Set(['getBuffer', 'mgetBuffer', 'set', 'del', 'eval', 'hmget', 'publish', 'ping']);
+const COMMANDS = new Set(['getBuffer', 'mgetBuffer', 'set', 'del', 'eval', 'evalsha', 'hmget', 'publish', 'ping']);
 
 /**
  * Wraps a real ioredis client: commands may be delayed or fail, bus messages may arrive late. Settings can be

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import { dropConnection, type RedisClient } from '../redis/redis-clients';
 import type { CacheMetrics, RedisErrorKind } from './cache-metrics';
@@ -34,6 +35,46 @@ return {tonumber(r[1] or '0'), tonumber(r[2] or '0'), pttl}`;
 /** Deletes a lease only if it still holds our token. */
 const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
+/**
+ * Writes an entry, then publishes the bus message about it: what PUBLISH returned, or -1 when it was refused (an
+ * ACL without the channel). The SET stands either way.
+ */
+const SET_AND_PUBLISH = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local told = redis.pcall('PUBLISH', ARGV[3], ARGV[4])
+if type(told) == 'table' and told.err then return -1 end
+return told`;
+
+/**
+ * A Lua script sent by its SHA-1 (EVALSHA), and in full only to a server that does not know it yet (NOSCRIPT: a
+ * new or restarted server, another cluster node): Redis neither receives nor hashes the body on every call.
+ */
+class LuaScript {
+  private readonly sha: string;
+
+  constructor(private readonly body: string) {
+    this.sha = createHash('sha1').update(body).digest('hex');
+  }
+
+  async run(c: RedisClient, key: string, ...args: (string | Buffer)[]): Promise<unknown> {
+    try {
+      return await c.evalsha(this.sha, 1, key, ...args);
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+        return c.eval(this.body, 1, key, ...args);
+      }
+      throw error;
+    }
+  }
+}
+
+const scripts = {
+  bumpTag: new LuaScript(BUMP_TAG),
+  stampTag: new LuaScript(STAMP_TAG),
+  releaseLease: new LuaScript(RELEASE_LEASE),
+  setAndPublish: new LuaScript(SET_AND_PUBLISH),
+};
+
 /** Keys per MGET that `get` batches (a larger batch goes as several). */
 const MAX_BATCHED_READS = 100;
 
@@ -54,6 +95,9 @@ export interface TagState {
   v: number;
   h: number;
 }
+
+/** A PX argument: whole milliseconds, at least 1 (0 is an error in Redis). */
+const ttlArg = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
 
 function classify(error: unknown): RedisErrorKind {
   const message = error instanceof Error ? error.message : String(error);
@@ -253,7 +297,20 @@ export class RedisTier {
   }
 
   set(key: string, bytes: Buffer, ttlMs: number, budget?: CallBudget): Promise<Maybe<unknown>> {
-    return this.guard('SET', (c) => c.set(key, bytes, 'PX', Math.max(1, Math.ceil(ttlMs))), budget);
+    return this.guard('SET', (c) => c.set(key, bytes, 'PX', ttlArg(ttlMs)), budget);
+  }
+
+  /**
+   * SET, then PUBLISH, as one command: one write and one reply instead of two, and Redis runs the PUBLISH right
+   * after the SET on the node that holds the key (on a cluster too), so a reader woken by the message finds the
+   * new value. True when the message went out, false when only the SET did (PUBLISH refused).
+   */
+  setAndPublish(key: string, bytes: Buffer, ttlMs: number, channel: string, message: string, budget?: CallBudget): Promise<Maybe<boolean>> {
+    return this.guard(
+      'EVALSHA',
+      async (c) => ((await scripts.setAndPublish.run(c, key, bytes, ttlArg(ttlMs), channel, message)) as number) >= 0,
+      budget,
+    );
   }
 
   /** One DEL per key (sent together, without waiting for each other): safe on a cluster whatever slots the keys hash to. */
@@ -275,11 +332,11 @@ export class RedisTier {
 
   /** Reads tags and keeps each alive for at least `lifetimeMs` (extending it to `extendMs`); `ttl` is what is left. */
   stampTags(tagKeys: string[], lifetimeMs: number, extendMs: number, budget?: CallBudget): Promise<Maybe<(TagState & { ttl: number })[]>> {
-    return this.guard('EVAL', (c) =>
+    return this.guard('EVALSHA', (c) =>
       Promise.all(
         tagKeys.map(async (k) => {
           const args = [String(Math.ceil(lifetimeMs)), String(Math.ceil(Math.max(lifetimeMs, extendMs)))];
-          const [v, h, ttl] = (await c.eval(STAMP_TAG, 1, k, ...args)) as [number, number, number];
+          const [v, h, ttl] = (await scripts.stampTag.run(c, k, ...args)) as [number, number, number];
           return { v, h, ttl: ttl < 0 ? Infinity : ttl };
         }),
       ),
@@ -288,10 +345,10 @@ export class RedisTier {
   }
 
   bumpTags(tagKeys: string[], hard: boolean, lifetimeMs: number, budget?: CallBudget): Promise<Maybe<TagState[]>> {
-    return this.guard('EVAL', (c) =>
+    return this.guard('EVALSHA', (c) =>
       Promise.all(
         tagKeys.map(async (k) => {
-          const [v, h] = (await c.eval(BUMP_TAG, 1, k, hard ? '1' : '0', String(Math.ceil(lifetimeMs)))) as [number, number];
+          const [v, h] = (await scripts.bumpTag.run(c, k, hard ? '1' : '0', String(Math.ceil(lifetimeMs)))) as [number, number];
           return { v, h };
         }),
       ),
@@ -304,7 +361,7 @@ export class RedisTier {
   }
 
   releaseLease(key: string, token: string): Promise<Maybe<unknown>> {
-    return this.guard('EVAL', (c) => c.eval(RELEASE_LEASE, 1, key, token));
+    return this.guard('EVALSHA', (c) => scripts.releaseLease.run(c, key, token));
   }
 
   publish(channel: string, message: string, budget?: CallBudget): Promise<Maybe<number>> {
