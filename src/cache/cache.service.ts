@@ -182,7 +182,7 @@ export class CacheService implements OnApplicationShutdown {
     const full = this.keyOf(key);
     this.clock.keysInvalidated([full]);
     // Other instances may hold the previous value in L1: they drop it and read the new one from Redis. The
-    // message goes in the same command as the SET (see `store`).
+    // message leaves in the same flush as the SET (one connection, so Redis runs it after the SET).
     const envelope = await this.store(key.namespace, full, value, policy, this.clock.now(), newBudget(), true);
     if (!envelope) {
       // Not cacheable (null without cacheNull, `unless`): the previous value must not outlive this write either.
@@ -701,23 +701,21 @@ export class CacheService implements OnApplicationShutdown {
       this.l1.set(key, env, now);
     }
     if (this.l2) {
-      const stored = env.stored(compressFrom(policy));
-      if (!publish) {
-        await this.l2.set(key, stored, lifetimeMs, budget);
-      } else {
-        // A write (`set`): other instances may hold the previous value in L1. The SET and the bus message go as
-        // one command, the message after the SET, so a reader it wakes finds the new value.
-        // (Every instance with an L2 has a bus.)
-        const told = await this.bus!.setAndPublish(key, stored, lifetimeMs, budget);
-        if (told === UNAVAILABLE) {
-          // Redis missed it: the value before it is still there, and in other instances' L1, until the DEL
-          // queued here reaches Redis and the bus (this instance's own copy goes then too).
-          this.queue({ kind: 'del', keys: [key] });
-        } else {
-          this.supersede(key, queuedBefore);
-          if (!told) {
-            this.queue({ kind: 'tell', news: { k: [key] }, tries: 0 });
-          }
+      // One flush: the SET and the bus message (same connection, so Redis runs it after the SET: a reader woken
+      // by it finds the new value). On a cluster the PUBLISH may reach another node first, so it waits.
+      const withSet = publish && !this.l2.isCluster;
+      const [written, told] = await Promise.all([
+        this.l2.set(key, env.stored(compressFrom(policy)), lifetimeMs, budget),
+        withSet && this.publish({ k: [key] }, budget),
+      ]);
+      if (publish && written === UNAVAILABLE) {
+        // A write (`set`) that Redis missed: the value before it is still there, and in other instances' L1,
+        // until the DEL queued here reaches Redis and the bus (this instance's own copy goes then too).
+        this.queue({ kind: 'del', keys: [key] });
+      } else if (publish) {
+        this.supersede(key, queuedBefore);
+        if (withSet ? !told : !(await this.publish({ k: [key] }, budget))) {
+          this.queue({ kind: 'tell', news: { k: [key] }, tries: 0 });
         }
       }
     }

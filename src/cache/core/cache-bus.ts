@@ -1,6 +1,6 @@
 import { dropConnection, type RedisClient } from '../redis/redis-clients';
 import type { CacheMetrics } from './cache-metrics';
-import { type CallBudget, type Maybe, type RedisTier, type TagState, UNAVAILABLE } from './l2';
+import type { CallBudget, RedisTier, TagState } from './l2';
 import type { RateLimitedLogger } from './rate-limited-logger';
 import { within } from './single-flight';
 
@@ -113,28 +113,12 @@ export class CacheBus {
 
   /** Whether Redis took the message (false when it could not be reached: the caller may queue it again). */
   async publish(message: Omit<BusMessage, 'o'>, budget?: CallBudget): Promise<boolean> {
-    return this.sent(await this.publisher.publish(this.channel, this.encode(message), budget));
-  }
-
-  /**
-   * Writes an entry and tells the other instances to drop their copies of it, in one command (see
-   * `RedisTier.setAndPublish`): whether the message went out, or UNAVAILABLE when the write may not have landed.
-   */
-  async setAndPublish(key: string, bytes: Buffer, ttlMs: number, budget?: CallBudget): Promise<Maybe<boolean>> {
-    const told = await this.publisher.setAndPublish(key, bytes, ttlMs, this.channel, this.encode({ k: [key] }), budget);
-    return told === UNAVAILABLE ? told : this.sent(told);
-  }
-
-  private encode(message: Omit<BusMessage, 'o'>): string {
-    return JSON.stringify({ o: this.instanceId, ...message });
-  }
-
-  private sent(told: Maybe<unknown>): boolean {
-    if (told === UNAVAILABLE || told === false) {
-      return false;
+    const sent = await this.publisher.publish(this.channel, JSON.stringify({ o: this.instanceId, ...message }), budget);
+    if (typeof sent === 'number') {
+      this.metrics.busMessagesOut++;
+      return true;
     }
-    this.metrics.busMessagesOut++;
-    return true;
+    return false;
   }
 
   private receive(raw: string): void {

@@ -36,16 +36,6 @@ return {tonumber(r[1] or '0'), tonumber(r[2] or '0'), pttl}`;
 const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 /**
- * Writes an entry, then publishes the bus message about it: what PUBLISH returned, or -1 when it was refused (an
- * ACL without the channel). The SET stands either way.
- */
-const SET_AND_PUBLISH = `
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-local told = redis.pcall('PUBLISH', ARGV[3], ARGV[4])
-if type(told) == 'table' and told.err then return -1 end
-return told`;
-
-/**
  * A Lua script sent by its SHA-1 (EVALSHA), and in full only to a server that does not know it yet (NOSCRIPT: a
  * new or restarted server, another cluster node): Redis neither receives nor hashes the body on every call.
  */
@@ -72,7 +62,6 @@ const scripts = {
   bumpTag: new LuaScript(BUMP_TAG),
   stampTag: new LuaScript(STAMP_TAG),
   releaseLease: new LuaScript(RELEASE_LEASE),
-  setAndPublish: new LuaScript(SET_AND_PUBLISH),
 };
 
 /** Keys per MGET that `get` batches (a larger batch goes as several). */
@@ -95,9 +84,6 @@ export interface TagState {
   v: number;
   h: number;
 }
-
-/** A PX argument: whole milliseconds, at least 1 (0 is an error in Redis). */
-const ttlArg = (ttlMs: number): string => String(Math.max(1, Math.ceil(ttlMs)));
 
 function classify(error: unknown): RedisErrorKind {
   const message = error instanceof Error ? error.message : String(error);
@@ -297,20 +283,7 @@ export class RedisTier {
   }
 
   set(key: string, bytes: Buffer, ttlMs: number, budget?: CallBudget): Promise<Maybe<unknown>> {
-    return this.guard('SET', (c) => c.set(key, bytes, 'PX', ttlArg(ttlMs)), budget);
-  }
-
-  /**
-   * SET, then PUBLISH, as one command: one write and one reply instead of two, and Redis runs the PUBLISH right
-   * after the SET on the node that holds the key (on a cluster too), so a reader woken by the message finds the
-   * new value. True when the message went out, false when only the SET did (PUBLISH refused).
-   */
-  setAndPublish(key: string, bytes: Buffer, ttlMs: number, channel: string, message: string, budget?: CallBudget): Promise<Maybe<boolean>> {
-    return this.guard(
-      'EVALSHA',
-      async (c) => ((await scripts.setAndPublish.run(c, key, bytes, ttlArg(ttlMs), channel, message)) as number) >= 0,
-      budget,
-    );
+    return this.guard('SET', (c) => c.set(key, bytes, 'PX', Math.max(1, Math.ceil(ttlMs))), budget);
   }
 
   /** One DEL per key (sent together, without waiting for each other): safe on a cluster whatever slots the keys hash to. */
