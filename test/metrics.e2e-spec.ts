@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { Gauge } from 'prom-client';
 import request from 'supertest';
 import { CacheService, cacheKey } from '../src/cache';
 import { MetricsEndpoint } from '../src/metrics/metrics.endpoint';
+import { MetricsRegistry } from '../src/metrics/metrics.registry';
 import { eventually, sleep } from './cache/support';
 import { OwnRedis } from './support/redis-server';
 import { bootTestApp, TestApp } from './support/test-app';
@@ -227,5 +229,33 @@ describe('metrics on a port of their own', () => {
     expect(res.text).toContain('cache_redis_up 0');
     await metrics.get('/health').expect(404);
     await metrics.post('/metrics').expect(404);
+  });
+
+  it('a collector that throws costs that scrape a 500, not the process, and the next scrape works', async () => {
+    const registry = t.app.get(MetricsRegistry).registry;
+    let broken = true;
+    registry.registerMetric(
+      new Gauge({
+        name: 'test_flaky_collector',
+        help: 'throws while `broken`',
+        registers: [],
+        collect() {
+          if (broken) {
+            throw new Error('collector exploded');
+          }
+          this.set(1);
+        },
+      }),
+    );
+    try {
+      const metrics = request(`http://127.0.0.1:${t.app.get(MetricsEndpoint).port}`);
+      const res = await metrics.get('/metrics').timeout(5_000).expect(500);
+      expect(res.body).toMatchObject({ statusCode: 500, code: 'METRICS_UNAVAILABLE' });
+      expect(res.text).not.toContain('exploded');
+      broken = false;
+      expect((await metrics.get('/metrics').expect(200)).text).toContain('test_flaky_collector 1');
+    } finally {
+      registry.removeSingleMetric('test_flaky_collector');
+    }
   });
 });

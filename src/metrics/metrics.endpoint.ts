@@ -106,11 +106,16 @@ export class MetricsEndpoint implements OnModuleInit, OnApplicationBootstrap, On
       );
       return { ...denied, headers: { ...denied.headers, 'www-authenticate': 'Bearer' } };
     }
-    return {
-      status: 200,
-      headers: { 'content-type': this.registry.contentType, 'cache-control': 'no-store' },
-      body: await this.registry.metrics(),
-    };
+    let body: string;
+    try {
+      body = await this.registry.metrics();
+    } catch (error) {
+      // A collector that throws costs this scrape, never the process (an unhandled rejection on the metrics
+      // port) nor a hung scrape; what failed goes to the log, not to the scraper.
+      this.logger.error(`Metrics collection failed: ${error instanceof Error ? error.message : String(error)}`);
+      return json(500, 'METRICS_UNAVAILABLE', 'Metrics could not be collected; see the service log');
+    }
+    return { status: 200, headers: { 'content-type': this.registry.contentType, 'cache-control': 'no-store' }, body };
   }
 
   private authorized(authorization: string | undefined): boolean {
@@ -123,11 +128,13 @@ export class MetricsEndpoint implements OnModuleInit, OnApplicationBootstrap, On
   }
 }
 
+const REASONS: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 500: 'Internal Server Error' };
+
 function json(status: number, code: string, message: string): MetricsAnswer {
-  const error = status === 404 ? 'Not Found' : 'Unauthorized';
+  const error = REASONS[status];
   return {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
     body: JSON.stringify({ statusCode: status, error, code, message }),
   };
 }
