@@ -44,6 +44,12 @@ describe('health, metrics and logging configuration', () => {
     expect(() => metricsConfig()).not.toThrow(/short-token/);
     withEnv({ METRICS_PORT: '70000' });
     expect(() => metricsConfig()).toThrow(/METRICS_PORT/);
+    withEnv({ PORT: '8080', METRICS_PORT: '8080' });
+    expect(() => metricsConfig()).toThrow(/METRICS_PORT: must differ from PORT/);
+    withEnv({ PORT: undefined, METRICS_PORT: '3000' });
+    expect(() => metricsConfig()).toThrow(/METRICS_PORT: must differ from PORT/);
+    withEnv({ PORT: '0', METRICS_PORT: '0' });
+    expect(metricsConfig().port).toBe(0);
     withEnv({ SHUTDOWN_DRAIN_MS: 'soon' });
     expect(() => healthConfig()).toThrow(/SHUTDOWN_DRAIN_MS/);
     withEnv({ LOG_LEVEL: 'verbose' });
