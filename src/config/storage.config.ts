@@ -5,6 +5,9 @@ import { EnvBoolean, isProduction, refuseDefaultSecret, validateEnv } from './va
 
 const DEV_SIGNING_KEY = 'dev-only-cdn-signing-key-0123456789';
 
+/** Seconds: at least the longest lifetime (TTL at the top of its jitter, plus grace) of a cached signed URL. */
+export const CDN_URL_MIN_VALIDITY_FLOOR_S = 5_400;
+
 class StorageEnv {
   @IsIn(['local'])
   STORAGE_DRIVER = 'local' as const;
@@ -28,12 +31,15 @@ class StorageEnv {
   CDN_SIGNING_KEY = DEV_SIGNING_KEY;
 
   /**
-   * A signed URL stays valid at least this long (seconds). Must exceed the longest TTL + grace of a cached
-   * response that carries it (images: 15 min + 1 h), so a cached URL never outlives its signature.
+   * A signed URL stays valid at least this long (seconds), so a cached response never hands out a URL whose
+   * signature has expired. Hence the floor: the longest a cached response carrying signed URLs can live
+   * (`src/images/signed-url-lifetime.spec.ts` holds the image policies to it).
    */
   @Type(() => Number)
   @IsInt()
-  @Min(600)
+  @Min(CDN_URL_MIN_VALIDITY_FLOOR_S, {
+    message: `CDN_URL_MIN_VALIDITY_S must be at least ${CDN_URL_MIN_VALIDITY_FLOOR_S}: cached image pages carrying signed URLs live up to 15 min (+10 % jitter) + 1 h of grace`,
+  })
   CDN_URL_MIN_VALIDITY_S = 7_200;
 
   /**
