@@ -205,5 +205,10 @@ describe('Kubernetes manifests', () => {
     ]) {
       expect(used).toContain(name);
     }
+    // Request panels leave out probes and scrapes: a pod that is not ready answers its readiness probe 503,
+    // which is not an error any client saw.
+    const requestSelectors = exprs.flatMap((expr) => [...expr.matchAll(/http_request_duration_seconds_\w+(\{[^}]*\})?/g)]);
+    expect(requestSelectors.length).toBeGreaterThan(5);
+    expect(requestSelectors.filter((m) => !m[1]?.includes('route!~"/health.*|/metrics"')).map((m) => m[0])).toEqual([]);
   });
 });
