@@ -73,6 +73,32 @@ describe('users', () => {
       expect(await subscriptionOf(target.id)).toMatchObject({ tier: 'pro', status: 'active' });
     });
 
+    it('refuses with 409, changing nothing, when a billing event dated after now set the subscription', async () => {
+      const target = await createUser(t);
+      const future = new Date(Date.now() + 60_000).toISOString();
+      await t.http.put(`/admin/users/${target.id}/subscription`).set(admin.auth).send({ tier: 'plus', status: 'active' }).expect(200);
+      const billing = JSON.stringify({
+        id: `evt_${target.id}`,
+        type: 'subscription.updated',
+        occurredAt: future,
+        userId: target.id,
+        subscription: { tier: 'pro', status: 'active' },
+      });
+      await t.http
+        .post('/webhooks/billing')
+        .set('Content-Type', 'application/json')
+        .set('X-Signature', sign(billing))
+        .send(billing)
+        .expect(200, { applied: true });
+      const res = await t.http
+        .put(`/admin/users/${target.id}/subscription`)
+        .set(admin.auth)
+        .send({ tier: 'free', status: 'canceled' })
+        .expect(409);
+      expect(res.body.code).toBe('SUBSCRIPTION_CHANGED_LATER');
+      expect(await subscriptionOf(target.id)).toMatchObject({ tier: 'pro', status: 'active' });
+    });
+
     it('refuses non-admins (403) and anonymous callers (401); 404 for unknown users', async () => {
       const target = await createUser(t);
       const body = { tier: 'pro', status: 'active' };

@@ -1,6 +1,7 @@
 import { Body, Controller, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Roles } from '../auth/auth.decorators';
+import { ApiError } from '../common/errors/api-error';
 import { UuidParam } from '../common/http/uuid-param.decorator';
 import { SetSubscriptionDto } from './dto/set-subscription.dto';
 import type { OwnUserResponse } from './user.responses';
@@ -13,9 +14,18 @@ import { UsersService } from './users.service';
 export class AdminUsersController {
   constructor(private readonly users: UsersService) {}
 
+  /**
+   * Sets a subscription as of now. A billing event dated later (the provider's clock ahead of ours) has the last
+   * word: the change is refused with a 409 rather than answered 200 with nothing changed.
+   */
   @Put(':id/subscription')
   async setSubscription(@UuidParam('id') id: string, @Body() dto: SetSubscriptionDto): Promise<OwnUserResponse> {
-    await this.users.setSubscription(id, dto);
+    if (!(await this.users.setSubscription(id, dto))) {
+      throw ApiError.conflict(
+        'SUBSCRIPTION_CHANGED_LATER',
+        'A billing event dated after now already set this subscription; nothing was changed',
+      );
+    }
     return this.users.getOwn(id);
   }
 }
