@@ -1,3 +1,4 @@
+import { DataSource } from 'typeorm';
 import { CacheService, cacheKey } from '../src/cache';
 import { SLACK_MS, eventually, sleep } from './support/timing';
 import { OwnPostgres } from './support/pg-cluster';
@@ -210,6 +211,21 @@ describe('health with a PostgreSQL of the suite own', () => {
     const res = await t.http.get('/health/ready').expect(200);
     expect(res.body.details.database.status).toBe('up');
     expect(res.body.details.cache).toMatchObject({ status: 'up', state: 'l1-only', redis: 'not_configured' });
+  });
+
+  it('a pool held by slow queries is busy, not down: ready stays 200 on a connection of its own', async () => {
+    const dataSource = t.app.get(DataSource);
+    const poolSize = (dataSource.options as { poolSize: number }).poolSize;
+    // Every pooled connection busy for 2 s, as under a traffic peak.
+    const held = Array.from({ length: poolSize }, () => dataSource.query('SELECT pg_sleep(2)'));
+    try {
+      await sleep(200);
+      const ready = await timed(t, '/health/ready');
+      expect(ready.res.status).toBe(200);
+      expect(ready.res.body.details.database.status).toBe('up');
+    } finally {
+      await Promise.all(held);
+    }
   });
 
   it('stopped (pg_ctl stop): ready turns 503, live stays 200; ready again after a restart', async () => {

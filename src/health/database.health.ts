@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { HealthConfig } from '../config';
 
@@ -11,13 +12,20 @@ const TIMED_OUT = Symbol('timed-out');
 const REUSE_PING_MS = 10_000;
 
 /**
- * PostgreSQL through the app's own pool: `SELECT 1`, bounded by HEALTH_DB_TIMEOUT_MS. Concurrent checks share
- * one ping, so probes never pile queries up on a database that hangs.
+ * PostgreSQL: `SELECT 1`, bounded by HEALTH_DB_TIMEOUT_MS. Concurrent checks share one ping, so probes never pile
+ * queries up on a database that hangs.
+ *
+ * On a PostgreSQL server the ping has a connection of its own, not one of the app's pool: when traffic holds every
+ * pooled connection, the database is busy, not down, and a ping queued behind that traffic would time out and
+ * take every pod out of the Service at once (an outage made by the probe). A connection that failed is dropped
+ * and opened again by the next ping. The embedded PGlite serves one connection: there the pool's is used.
  */
 @Injectable()
-export class DatabaseHealthIndicator {
+export class DatabaseHealthIndicator implements OnApplicationShutdown {
   private readonly timeoutMs: number;
   private inflight: { promise: Promise<number>; startedAt: number } | null = null;
+  private probe: Promise<Client> | null = null;
+  private closed = false;
 
   constructor(
     private readonly indicators: HealthIndicatorService,
@@ -57,8 +65,7 @@ export class DatabaseHealthIndicator {
       return this.inflight.promise;
     }
     const started = performance.now();
-    const promise = this.dataSource
-      .query('SELECT 1')
+    const promise = this.select1()
       .then(() => Math.round((performance.now() - started) * 100) / 100)
       .finally(() => {
         if (this.inflight?.promise === promise) {
@@ -67,5 +74,53 @@ export class DatabaseHealthIndicator {
       });
     this.inflight = { promise, startedAt: now };
     return promise;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    const probe = this.probe;
+    this.probe = null;
+    // Bounded: `end` waits for the server to close its side, which a frozen server never does.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      probe?.then((client) => client.end()).catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, this.timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private async select1(): Promise<unknown> {
+    const url = 'url' in this.dataSource.options ? this.dataSource.options.url : undefined;
+    if (!url || this.closed) {
+      return this.dataSource.query('SELECT 1');
+    }
+    const probe = (this.probe ??= this.connect(url));
+    try {
+      return await (await probe).query('SELECT 1');
+    } catch (error) {
+      // Refused, timed out, or cut: the next ping starts from a new connection.
+      this.drop(probe);
+      throw error;
+    }
+  }
+
+  private async connect(url: string): Promise<Client> {
+    const client = new Client({
+      connectionString: url,
+      application_name: 'health-probe',
+      connectionTimeoutMillis: this.timeoutMs,
+      // A query the server never answers (frozen) fails on this side; the connection is dropped then.
+      query_timeout: this.timeoutMs,
+    });
+    client.on('error', () => this.drop(Promise.resolve(client)));
+    await client.connect();
+    return client;
+  }
+
+  private drop(probe: Promise<Client>): void {
+    if (this.probe === probe) {
+      this.probe = null;
+    }
+    void probe.then((client) => client.end()).catch(() => undefined);
   }
 }
