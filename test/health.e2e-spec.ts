@@ -228,6 +228,20 @@ describe('health with a PostgreSQL of the suite own', () => {
     }
   });
 
+  it('a probe connection the server ends while idle is replaced before the next check, not failed on', async () => {
+    await t.http.get('/health/ready').expect(200);
+    const dataSource = t.app.get(DataSource);
+    const ended: unknown[] = await dataSource.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'health-probe'`,
+    );
+    expect(ended).toHaveLength(1);
+    await sleep(100);
+    // The very next check answers 200: no retries.
+    const ready = await t.http.get('/health/ready');
+    expect(ready.body.details?.database ?? ready.body.error?.database).toMatchObject({ status: 'up' });
+    expect(ready.status).toBe(200);
+  });
+
   it('stopped (pg_ctl stop): ready turns 503, live stays 200; ready again after a restart', async () => {
     await pg.stopServer();
     await eventually(async () => (await t.http.get('/health/ready')).status === 503, 2_000);

@@ -24,7 +24,7 @@ const REUSE_PING_MS = 10_000;
 export class DatabaseHealthIndicator implements OnApplicationShutdown {
   private readonly timeoutMs: number;
   private inflight: { promise: Promise<number>; startedAt: number } | null = null;
-  private probe: Promise<Client> | null = null;
+  private probe: Probe | null = null;
   private closed = false;
 
   constructor(
@@ -80,13 +80,20 @@ export class DatabaseHealthIndicator implements OnApplicationShutdown {
     this.closed = true;
     const probe = this.probe;
     this.probe = null;
-    // Bounded: `end` waits for the server to close its side, which a frozen server never does.
+    if (!probe) {
+      return;
+    }
+    // Bounded: `end` waits for the server to close its side, which a frozen server never does; the socket is then
+    // destroyed, or it would keep the process alive.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      probe?.then((client) => client.end()).catch(() => undefined),
-      new Promise((resolve) => (timer = setTimeout(resolve, this.timeoutMs))),
+    const ended = await Promise.race([
+      probe.client.end().then(() => true, () => true),
+      new Promise<false>((resolve) => (timer = setTimeout(resolve, this.timeoutMs, false))),
     ]);
     clearTimeout(timer);
+    if (!ended) {
+      destroySocket(probe.client);
+    }
   }
 
   private async select1(): Promise<unknown> {
@@ -94,9 +101,10 @@ export class DatabaseHealthIndicator implements OnApplicationShutdown {
     if (!url || this.closed) {
       return this.dataSource.query('SELECT 1');
     }
-    const probe = (this.probe ??= this.connect(url));
+    const probe = (this.probe ??= this.open(url));
     try {
-      return await (await probe).query('SELECT 1');
+      await probe.connected;
+      return await probe.client.query('SELECT 1');
     } catch (error) {
       // Refused, timed out, or cut: the next ping starts from a new connection.
       this.drop(probe);
@@ -104,7 +112,7 @@ export class DatabaseHealthIndicator implements OnApplicationShutdown {
     }
   }
 
-  private async connect(url: string): Promise<Client> {
+  private open(url: string): Probe {
     const client = new Client({
       connectionString: url,
       application_name: 'health-probe',
@@ -112,15 +120,28 @@ export class DatabaseHealthIndicator implements OnApplicationShutdown {
       // A query the server never answers (frozen) fails on this side; the connection is dropped then.
       query_timeout: this.timeoutMs,
     });
-    client.on('error', () => this.drop(Promise.resolve(client)));
-    await client.connect();
-    return client;
+    const probe: Probe = { client, connected: client.connect() };
+    // A connection the server ends while idle (a restart, pg_terminate_backend, idle_session_timeout) is dropped
+    // at once: the next ping opens a new one instead of failing on the dead one.
+    client.on('error', () => this.drop(probe));
+    client.on('end', () => this.drop(probe));
+    return probe;
   }
 
-  private drop(probe: Promise<Client>): void {
+  private drop(probe: Probe): void {
     if (this.probe === probe) {
       this.probe = null;
+      void probe.client.end().catch(() => undefined);
     }
-    void probe.then((client) => client.end()).catch(() => undefined);
   }
+}
+
+interface Probe {
+  client: Client;
+  connected: Promise<unknown>;
+}
+
+/** What pg's own `end` does to a connection with a query in flight (its socket is not in the typings). */
+function destroySocket(client: Client): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
