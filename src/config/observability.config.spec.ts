@@ -48,6 +48,8 @@ describe('health, metrics and logging configuration', () => {
     expect(() => metricsConfig()).toThrow(/METRICS_PORT: must differ from PORT/);
     withEnv({ PORT: undefined, METRICS_PORT: '3000' });
     expect(() => metricsConfig()).toThrow(/METRICS_PORT: must differ from PORT/);
+    withEnv({ PORT: '', METRICS_PORT: '3000' });
+    expect(metricsConfig().port).toBe(3000);
     withEnv({ PORT: '0', METRICS_PORT: '0' });
     expect(metricsConfig().port).toBe(0);
     withEnv({ SHUTDOWN_DRAIN_MS: 'soon' });

@@ -15,15 +15,15 @@ export class AdminUsersController {
   constructor(private readonly users: UsersService) {}
 
   /**
-   * Sets a subscription as of now. A billing event dated later (the provider's clock ahead of ours) has the last
-   * word: the change is refused with a 409 rather than answered 200 with nothing changed.
+   * Sets a subscription as of now. A change dated later (a billing event, the provider's clock ahead of ours) has
+   * the last word: this one is refused with a 409 rather than answered 200 with nothing changed.
    */
   @Put(':id/subscription')
   async setSubscription(@UuidParam('id') id: string, @Body() dto: SetSubscriptionDto): Promise<OwnUserResponse> {
     if (!(await this.users.setSubscription(id, dto))) {
       throw ApiError.conflict(
         'SUBSCRIPTION_CHANGED_LATER',
-        'A billing event dated after now already set this subscription; nothing was changed',
+        'A subscription change dated after this one has already been applied; nothing was changed',
       );
     }
     return this.users.getOwn(id);
