@@ -473,6 +473,22 @@ describe('generations, with a generator that answers', () => {
       expect(await jobRow(t, jobId)).toEqual(afterFirst);
     });
 
+    it('takes null for the optional result fields (as a Python generator sends None) and stores them as absent', async () => {
+      const succeeded = await runningJob();
+      await deliver(t, succeeded, { ...SUCCEEDED, seed: null, model: null, error: null }).expect(200, { applied: true });
+      expect(await jobRow(t, succeeded)).toMatchObject({ status: 'succeeded', result: { seed: null, model: null, error: null } });
+      const failed = await runningJob();
+      await deliver(t, failed, { status: 'failed', error: 'timeout', images: null, seed: null }).expect(200, { applied: true });
+      expect(await jobRow(t, failed)).toMatchObject({ status: 'failed', result: { images: [], error: 'timeout' } });
+      // Null is no way around what a status needs.
+      const another = await runningJob();
+      const res = await deliver(t, another, { status: 'failed', error: null }).expect(400);
+      expect(JSON.stringify(res.body.details)).toContain('error');
+      const noImages = await deliver(t, another, { status: 'succeeded', images: null }).expect(400);
+      expect(JSON.stringify(noImages.body.details)).toContain('images');
+      expect(await jobRow(t, another)).toMatchObject({ status: 'running' });
+    });
+
     it('records a failure with its error', async () => {
       const jobId = await runningJob();
       await deliver(t, jobId, { status: 'failed', error: 'NSFW filter triggered', model: 'sdxl-1.0' }).expect(

@@ -35,9 +35,13 @@ const NonEmptyWhenSucceeded = () =>
     },
   });
 
+/** A field the generator may leave out or send as null (what a Python `None` serializes to): both mean "not given". */
+const absent = (value: unknown) => value === undefined || value === null;
+
 /**
  * What the generator posts to the job's callback URL, /webhooks/generations/:jobId?token=… (signed: X-Signature:
- * sha256=<hex of the raw body>; the token ties the delivery to the job).
+ * sha256=<hex of the raw body>; the token ties the delivery to the job). Optional result fields may be null: a
+ * machine's delivery refused for `"seed": null` would be retried and refused until the job is lost.
  */
 export class GenerationCallbackDto {
   @ApiProperty({ enum: CALLBACK_STATUSES })
@@ -49,33 +53,33 @@ export class GenerationCallbackDto {
     maxItems: 16,
     description: 'At least one when succeeded',
   })
-  @ValidateIf((o: GenerationCallbackDto) => o.status === 'succeeded' || o.images !== undefined)
+  @ValidateIf((o: GenerationCallbackDto) => o.status === 'succeeded' || !absent(o.images))
   @IsArray()
   @ArrayMaxSize(16)
   @NonEmptyWhenSucceeded()
   @ValidateNested({ each: true })
   @Type(() => GeneratedImageDto)
-  images?: GeneratedImageDto[];
+  images?: GeneratedImageDto[] | null;
 
   @ApiPropertyOptional({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
-  @Omittable()
+  @Omittable({ nullable: true })
   @IsInt()
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)
-  seed?: number;
+  seed?: number | null;
 
   @ApiPropertyOptional({ maxLength: 128 })
-  @Omittable()
+  @Omittable({ nullable: true })
   @IsString()
   @MaxLength(128)
   @Matches(RESULT_MODEL_PATTERN, {
     message: 'model must be 1-128 of A-Z, a-z, 0-9, ".", "_", ":", "/" and "-"',
   })
-  model?: string;
+  model?: string | null;
 
   @ApiPropertyOptional({ maxLength: 500, description: 'Required when failed' })
-  @ValidateIf((o: GenerationCallbackDto) => o.status === 'failed' || o.error !== undefined)
+  @ValidateIf((o: GenerationCallbackDto) => o.status === 'failed' || !absent(o.error))
   @IsString()
   @Length(1, 500)
-  error?: string;
+  error?: string | null;
 }
