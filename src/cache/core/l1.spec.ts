@@ -116,7 +116,8 @@ describe('L1Store', () => {
       ['pages, parsed', 400, page, true],
     ] as const)('%s: real memory is 0.8–1.1 × what L1 counts (the budget errs on the safe side)', (_name, count, value, parse) => {
       // Measured here at 0.89–0.99; the earlier weights (bytes twice over, 200 bytes an entry) gave 1.03–1.45.
-      const ratio = measure(count, value, parse);
+      // The median of three: heap figures from a busy process move now and then (one run once read out of range).
+      const ratio = [0, 1, 2].map(() => measure(count, value, parse)).sort((a, b) => a - b)[1];
       expect(ratio).toBeGreaterThan(0.8);
       expect(ratio).toBeLessThan(1.1);
     });
