@@ -928,15 +928,16 @@ export class CacheService implements OnApplicationShutdown {
 /** Omit over each member of a union. */
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-/** The tags of an entry of `ns` known before its value is: all of them, unless some depend on the value. */
+/** The tags of an entry of `ns` known before its value is: all of them but those a tags function gives. */
 function tagsBeforeLoad(policy: CachePolicy, ns: string): string[] {
-  return typeof policy.tags === 'function' ? [namespaceTag(ns)] : entryTags(policy, ns, undefined);
+  const fixed = typeof policy.tags === 'function' ? [] : (policy.tags ?? []);
+  return [...new Set([...(policy.tagsBefore ?? []), ...fixed, namespaceTag(ns)])];
 }
 
 /** The tags an entry of `ns` carries: the policy's own (of the value, when a function) and the namespace's. */
 function entryTags(policy: CachePolicy, ns: string, value: unknown): string[] {
   const own = typeof policy.tags === 'function' ? policy.tags(value) : (policy.tags ?? []);
-  return [...new Set([...own, namespaceTag(ns)])];
+  return [...new Set([...(policy.tagsBefore ?? []), ...own, namespaceTag(ns)])];
 }
 
 /** The policy's tags and those of one item, as one tags function. */

@@ -15,8 +15,15 @@ export interface CachePolicy {
   ttl?: Duration;
   /** How long past its TTL an entry may still be served (while one refresh runs) or used as a fallback. */
   grace?: Duration;
-  /** Tags to invalidate this entry by (its namespace is always one); a function gets the value. */
+  /**
+   * Tags to invalidate this entry by (its namespace is always one); a function gets the value. Fixed tags are
+   * stamped before the load runs, so a write anywhere during it invalidates the entry; a function's tags can only
+   * be stamped after it, when another instance's write during the load may not have reached this one yet: give
+   * what is known beforehand as `tagsBefore`.
+   */
   tags?: readonly string[] | ((value: unknown) => readonly string[]);
+  /** More tags, known before the value is (from the call's arguments): stamped before the load, like fixed `tags`. */
+  tagsBefore?: readonly string[];
   /** Do not store a value for which this returns true (it is still returned to the caller). */
   unless?: (value: unknown) => boolean;
   /** Cache `null` results: `true` for 30 s, or a duration. `undefined` results are never cached. */

@@ -85,6 +85,7 @@ export function createCachedMethod(cache: CacheService, where: string, original:
       return cache.getOrSet(key, () => original.apply(this, args), {
         ...policy,
         tags: tagsFor(policy.tags, args),
+        tagsBefore: policy.argTags?.(...args),
         unless: unless ? (value) => unless(value, ...args) : undefined,
       });
     };

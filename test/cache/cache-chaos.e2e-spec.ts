@@ -89,11 +89,14 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
     await expect(cache.invalidateTags(['anything'])).resolves.toBeUndefined();
   });
 
-  it('stamps an entry with the tag versions from before its load: a write during the load invalidates it everywhere', async () => {
+  it.each([
+    ['fixed tags', { ttl: '1m', tags: ['chaos:row'] }],
+    // What @Cacheable's `argTags` becomes: known from the arguments, beside tags only the value gives.
+    ['tags known before the value (tagsBefore)', { ttl: '1m', tagsBefore: ['chaos:row'], tags: (v: unknown) => [`chaos:of:${String(v)}`] }],
+  ] as const)('stamps an entry with the tag versions from before its load (%s): a write during the load invalidates it everywhere', async (name, policy) => {
     // This instance hears of the other's invalidation only long after it stored what it loaded.
     chaos.settings.busDelayMs = LONG_MS;
-    const key = cacheKey('chaos', 'stamped-early');
-    const policy = { ttl: '1m', tags: ['chaos:row'] } as const;
+    const key = cacheKey('chaos', 'stamped-early', name.length);
     let row = 'old';
     let written!: () => void;
     const write = new Promise<void>((resolve) => (written = resolve));

@@ -19,8 +19,16 @@ export type CacheablePolicy<A extends unknown[], R> = BasePolicy &
     namespace: string;
     /** The key parts, from the method's own arguments (type-checked against its signature). */
     key: (...args: A) => readonly KeyPart[];
-    /** Tags, fixed or from the result and arguments. */
+    /**
+     * Tags, fixed or from the result and arguments. Tags from the result are stamped only after the method ran:
+     * those the arguments alone give belong in `argTags`.
+     */
     tags?: readonly string[] | ((result: R, ...args: A) => readonly string[]);
+    /**
+     * Tags from the arguments alone, stamped before the method runs: a write on any instance while it runs
+     * (a character made private while its page loads) invalidates what it returns, everywhere.
+     */
+    argTags?: (...args: A) => readonly string[];
     /** Use the cache for this call only when true (otherwise the method runs as if undecorated). */
     condition?: (...args: A) => boolean;
     /** Do not store this result when true (it is still returned). */
