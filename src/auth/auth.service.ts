@@ -89,7 +89,7 @@ export class AuthService {
     key: (_userId: string) => [],
     ttl: '5m',
     cacheNull: '10s',
-    tags: (_viewer: Viewer | null, userId: string) => [userTag(userId)],
+    argTags: (userId: string) => [userTag(userId)],
   })
   async loadViewer(userId: string): Promise<Viewer | null> {
     const user = await this.users.findOne({

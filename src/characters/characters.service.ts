@@ -87,7 +87,9 @@ export class CharactersService {
     key: (query: ListCharactersQuery, cls: VisibilityClass) => [...listKey(query), cls],
     ttl: '5m',
     grace: '10m',
-    tags: (page: Page<CharacterResponse>, query: ListCharactersQuery) => listTags(query, page.items.map((c) => c.id)),
+    // Which lists the page belongs to, stamped before the query runs; then the characters it happened to hold.
+    argTags: (query: ListCharactersQuery, _cls: VisibilityClass) => listTags(query, []),
+    tags: (page: Page<CharacterResponse>) => page.items.map((c) => characterTag(c.id)),
   })
   async listPublic(query: ListCharactersQuery, cls: VisibilityClass): Promise<Page<CharacterResponse>> {
     return this.runList(query, viewerOfClass(cls));
@@ -101,8 +103,8 @@ export class CharactersService {
     key: (query: ListCharactersQuery, _ownerId: string) => listKey(query),
     ttl: '5m',
     grace: '10m',
-    tags: (page: Page<CharacterResponse>, query: ListCharactersQuery, ownerId: string) =>
-      listTags(query, page.items.map((c) => c.id), ownerId),
+    argTags: (query: ListCharactersQuery, ownerId: string) => listTags(query, [], ownerId),
+    tags: (page: Page<CharacterResponse>) => page.items.map((c) => characterTag(c.id)),
   })
   async listMine(query: ListCharactersQuery, ownerId: string): Promise<Page<CharacterResponse>> {
     return this.runList(query, { userId: ownerId, role: 'user', showNsfw: true, tier: 'pro' });
@@ -153,11 +155,8 @@ export class CharactersService {
     key: (cls: VisibilityClass) => [cls],
     ttl: '3m',
     grace: '10m',
-    tags: (result: { items: CharacterResponse[] }) => [
-      PUBLIC_LISTS,
-      modeTag('featured'),
-      ...result.items.map((c) => characterTag(c.id)),
-    ],
+    argTags: (_cls: VisibilityClass) => [PUBLIC_LISTS, modeTag('featured')],
+    tags: (result: { items: CharacterResponse[] }) => result.items.map((c) => characterTag(c.id)),
   })
   async featuredFor(cls: VisibilityClass): Promise<{ items: CharacterResponse[] }> {
     const qb = this.selectCharacters().andWhere('c.featured = true');
@@ -191,7 +190,7 @@ export class CharactersService {
     ttl: '10m',
     grace: '1h',
     cacheNull: '30s',
-    tags: (_character: CharacterResponse | null, id: string) => [characterTag(id)],
+    argTags: (id: string) => [characterTag(id)],
   })
   async load(id: string): Promise<CharacterResponse | null> {
     return this.loadFrom(this.db.manager, id);

@@ -63,7 +63,7 @@ export class GenerationsService {
     ttl: '1h',
     grace: '1h',
     cacheNull: '10s',
-    tags: (_record: GenerationRecord | null, jobId: string) => [generationTag(jobId)],
+    argTags: (jobId: string) => [generationTag(jobId)],
   })
   async load(jobId: string): Promise<GenerationRecord | null> {
     const job = await this.jobs.findOneBy({ id: jobId });

@@ -64,7 +64,7 @@ export class ImagesService {
     key: (characterId: string, page: number, limit: number, cls: ImageClass) => [characterId, page, limit, cls],
     ttl: '15m',
     grace: '1h',
-    tags: (_page: Page<ImageResponse>, characterId: string) => [galleryTag(characterId)],
+    argTags: (characterId: string) => [galleryTag(characterId)],
     // Pages of signed URLs are the bulk of Redis memory (48 of 64 MB in the cards-mix benchmark); they deflate
     // to about a third. Served from L1 uncompressed.
     compress: true,
@@ -85,7 +85,7 @@ export class ImagesService {
     ],
     ttl: '15m',
     grace: '1h',
-    tags: (_page: Page<ImageResponse>, _username: string, characterId: string) => [uploadsTag(characterId)],
+    argTags: (_username: string, characterId: string) => [uploadsTag(characterId)],
     compress: true,
   })
   async uploadsPage(
@@ -108,7 +108,7 @@ export class ImagesService {
     ttl: '15m',
     grace: '1h',
     cacheNull: '30s',
-    tags: (_image: ImageResponse | null, id: string) => [imageTag(id)],
+    argTags: (id: string) => [imageTag(id)],
   })
   async loadImage(id: string): Promise<ImageResponse | null> {
     const image = await this.db.manager.findOneBy(Image, { id });
