@@ -74,6 +74,16 @@ describe('auth', () => {
     await t.http.get('/users/me').set('Authorization', `Bearer ${forged}`).expect(401);
   });
 
+  it('refuses a token signed with the right key whose sub is not a user id (401, never a 500)', async () => {
+    const { JwtService } = await import('@nestjs/jwt');
+    const jwt = t.app.get(JwtService);
+    const user = await createUser(t);
+    for (const claims of [{}, { sub: null }, { sub: [user.id] }, { sub: 42 }, { sub: 'not-a-uuid' }]) {
+      const res = await t.http.get('/users/me').set('Authorization', `Bearer ${jwt.sign(claims)}`);
+      expect({ claims, status: res.status, code: res.body.code }).toEqual({ claims, status: 401, code: 'INVALID_TOKEN' });
+    }
+  });
+
   it('refuses a token whose user was deleted', async () => {
     const user = await createUser(t);
     await t.db.query(`DELETE FROM users WHERE id = $1`, [user.id]);

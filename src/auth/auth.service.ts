@@ -12,6 +12,8 @@ import { effectiveTier, toOwnUser, userTag } from '../users/user.responses';
 import { LoginDto } from './dto/login.dto';
 import { RegisterDto } from './dto/register.dto';
 import { TokenResponse } from './dto/token.response';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 import { Viewer } from './viewer';
 
 interface TokenClaims {
@@ -71,7 +73,11 @@ export class AuthService {
     } catch {
       throw invalidToken();
     }
-    const viewer = await this.loadViewer(claims.sub);
+    // Signed is not well-formed: a token minted elsewhere with the same key may carry anything as `sub`.
+    if (typeof claims?.sub !== 'string' || !UUID.test(claims.sub)) {
+      throw invalidToken();
+    }
+    const viewer = await this.loadViewer(claims.sub.toLowerCase());
     if (!viewer) {
       throw invalidToken();
     }
