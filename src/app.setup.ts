@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyBodyParser } from 'fastify';
@@ -18,18 +19,76 @@ import { multipartForUploads } from './images/multipart-plugin';
 import { ROOT_LOGGER } from './logging/logging.module';
 import { completedRequestLine, requestId } from './logging/request-log';
 
+/** A surrogate not part of a pair (with the `u` flag, a pair is one code point and does not match). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Deeper than any body this API takes; much deeper would overflow the stack in the validation pipe (a 500). */
+const MAX_JSON_DEPTH = 32;
+
 /**
  * Fastify's JSON parser (with its prototype-poisoning protection), but a syntax error becomes our
- * MALFORMED_JSON error: Nest would otherwise turn it into a generic 400 and lose the reason.
+ * MALFORMED_JSON error: Nest would otherwise turn it into a generic 400 and lose the reason. Bodies that are
+ * valid JSON but that no field of this API can take are refused here, once for every route, with the field
+ * named (see `unacceptable`): nothing further down has to guard against them.
  */
 function jsonParser(app: NestFastifyApplication): FastifyBodyParser<Buffer> {
   const parse = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
-  return (req, body, done) =>
-    parse(req, body.toString('utf8'), (error, value) =>
-      error
-        ? done(new ApiError(HttpStatus.BAD_REQUEST, 'MALFORMED_JSON', 'The request body is not valid JSON'), undefined)
-        : done(null, value),
-    );
+  return (req, body, done) => {
+    if (!isUtf8(body)) {
+      done(new ApiError(HttpStatus.BAD_REQUEST, 'MALFORMED_JSON', 'The request body is not valid UTF-8'), undefined);
+      return;
+    }
+    void parse(req, body.toString('utf8'), (error, value) => {
+      if (error) {
+        done(new ApiError(HttpStatus.BAD_REQUEST, 'MALFORMED_JSON', 'The request body is not valid JSON'), undefined);
+        return;
+      }
+      const problem = unacceptable(value);
+      done(problem ? ApiError.badRequest(problem.field, problem.message) : null, problem ? undefined : value);
+    });
+  };
+}
+
+/**
+ * The first thing in a parsed body no field can take: nesting deeper than MAX_JSON_DEPTH, a NUL character
+ * (PostgreSQL stores none), a lone surrogate (not Unicode: validators throw on it, the database mangles it), or
+ * a key named after a member of Object.prototype (`constructor`, `toString`: class-validator takes them for
+ * declared fields). Walked without recursion.
+ */
+export function unacceptable(body: unknown): { field: string; message: string } | null {
+  const stack: [value: unknown, path: string, depth: number][] = [[body, '', 0]];
+  while (stack.length > 0) {
+    const [value, path, depth] = stack.pop()!;
+    const field = path || 'body';
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) {
+        return { field, message: `${field} must not contain NUL characters` };
+      }
+      if (LONE_SURROGATE.test(value)) {
+        return { field, message: `${field} must be well-formed Unicode (it has a lone surrogate)` };
+      }
+      continue;
+    }
+    if (value === null || typeof value !== 'object') {
+      continue;
+    }
+    if (depth >= MAX_JSON_DEPTH) {
+      return { field, message: `${field} is nested more than ${MAX_JSON_DEPTH} levels deep` };
+    }
+    for (const [key, child] of Object.entries(value)) {
+      const childPath = Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+      if (!Array.isArray(value)) {
+        if (key in Object.prototype) {
+          return { field: childPath, message: `${childPath} is not a field of this request` };
+        }
+        if (key.includes('\u0000') || LONE_SURROGATE.test(key)) {
+          return { field: 'body', message: 'body has a field name with a NUL character or a lone surrogate' };
+        }
+      }
+      stack.push([child, childPath, depth + 1]);
+    }
+  }
+  return null;
 }
 
 /**

@@ -489,6 +489,14 @@ describe('generations, with a generator that answers', () => {
       expect(await jobRow(t, another)).toMatchObject({ status: 'running' });
     });
 
+    it('refuses images that are not objects (an array of arrays once stored [{}] and broke every read)', async () => {
+      const jobId = await runningJob();
+      const res = await deliver(t, jobId, { ...SUCCEEDED, images: [SUCCEEDED.images] }).expect(400);
+      expect(JSON.stringify(res.body.details)).toContain('images');
+      expect(await jobRow(t, jobId)).toMatchObject({ status: 'running' });
+      await t.http.get(`/generations/${jobId}`).set(owner.auth).expect(200);
+    });
+
     it('records a failure with its error', async () => {
       const jobId = await runningJob();
       await deliver(t, jobId, { status: 'failed', error: 'NSFW filter triggered', model: 'sdxl-1.0' }).expect(

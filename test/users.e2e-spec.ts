@@ -150,6 +150,18 @@ describe('users', () => {
       expect(await subscriptionOf(target.id)).toMatchObject({ tier: 'free' });
     });
 
+    it.each([
+      ['an empty event id', (body: Record<string, unknown>) => ({ ...body, id: '' }), 'id'],
+      ['a date far in the future (it would lock the subscription)', (body: Record<string, unknown>) => ({ ...body, occurredAt: '9999-12-31T00:00:00Z' }), 'occurredAt'],
+      ['a week date JavaScript cannot read', (body: Record<string, unknown>) => ({ ...body, occurredAt: '2026-W01-1' }), 'occurredAt'],
+    ])('refuses %s with a 400 naming the field, and changes nothing', async (_name, alter, field) => {
+      const target = await createUser(t);
+      const body = JSON.stringify(alter(JSON.parse(event(target.id, 'pro', 'active', '2026-06-01T00:00:00Z'))));
+      const res = await post(body, sign(body)).expect(400);
+      expect(res.body.details.map((d: { field: string }) => d.field)).toContain(field);
+      expect(await subscriptionOf(target.id)).toMatchObject({ tier: 'free' });
+    });
+
     it('refuses a body altered after signing', async () => {
       const target = await createUser(t);
       const body = event(target.id, 'plus', 'active', '2026-06-01T00:00:00Z');

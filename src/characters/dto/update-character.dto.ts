@@ -33,5 +33,6 @@ export class UpdateCharacterDto extends PartialType(CreateCharacterDto, { skipNu
   @Omittable()
   @IsInt()
   @Min(1)
+  @Max(2_147_483_647)
   version?: number;
 }

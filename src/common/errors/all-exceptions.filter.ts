@@ -29,6 +29,8 @@ const PG_CODES: Record<string, [status: number, code: string, message: string]> 
   '22001': [400, 'BAD_REQUEST', 'A value is too long'],
   '23503': [409, 'CONFLICT', 'A referenced resource does not exist'],
   '23502': [400, 'BAD_REQUEST', 'A required value is missing'],
+  '22021': [400, 'BAD_REQUEST', 'A value holds bytes that are not text'],
+  '22P05': [400, 'BAD_REQUEST', 'A value holds characters that cannot be stored'],
 };
 
 /** PostgreSQL unreachable, restarting or too slow: the service is unavailable, not broken. */

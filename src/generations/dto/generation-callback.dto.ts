@@ -5,6 +5,7 @@ import {
   IsArray,
   IsIn,
   IsInt,
+  IsObject,
   IsString,
   Length,
   Matches,
@@ -56,6 +57,7 @@ export class GenerationCallbackDto {
   @ValidateIf((o: GenerationCallbackDto) => o.status === 'succeeded' || !absent(o.images))
   @IsArray()
   @ArrayMaxSize(16)
+  @IsObject({ each: true, message: 'each image must be an object' })
   @NonEmptyWhenSucceeded()
   @ValidateNested({ each: true })
   @Type(() => GeneratedImageDto)

@@ -1,8 +1,11 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsISO8601, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
+import { IsIn, IsString, IsUUID, Length, ValidateBy, ValidateNested } from 'class-validator';
+import { IsDateTime } from '../../common/http/is-date-time.decorator';
 import { LowerCaseUuid } from '../../common/http/uuid-param.decorator';
 import { SetSubscriptionDto } from './set-subscription.dto';
+
+const MAX_CLOCK_AHEAD_MS = 24 * 3_600_000;
 
 export const BILLING_EVENT_TYPES = ['subscription.updated'] as const;
 
@@ -10,7 +13,7 @@ export const BILLING_EVENT_TYPES = ['subscription.updated'] as const;
 export class BillingEventDto {
   @ApiProperty()
   @IsString()
-  @MaxLength(128)
+  @Length(1, 128)
   id: string;
 
   @ApiProperty({ enum: BILLING_EVENT_TYPES })
@@ -18,7 +21,15 @@ export class BillingEventDto {
   type: (typeof BILLING_EVENT_TYPES)[number];
 
   @ApiProperty({ format: 'date-time' })
-  @IsISO8601({ strict: true })
+  @IsDateTime()
+  @ValidateBy({
+    name: 'notFarAhead',
+    validator: {
+      // The provider's clock may run a little ahead of ours; a date far ahead would lock the subscription for good.
+      validate: (value: unknown) => typeof value !== 'string' || Date.parse(value) <= Date.now() + MAX_CLOCK_AHEAD_MS,
+      defaultMessage: () => 'occurredAt is more than a day in the future',
+    },
+  })
   occurredAt: string;
 
   @ApiProperty({ format: 'uuid' })

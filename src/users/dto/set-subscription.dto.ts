@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601 } from 'class-validator';
+import { IsIn } from 'class-validator';
+import { IsDateTime } from '../../common/http/is-date-time.decorator';
 import { Omittable } from '../../common/http/omittable.decorator';
 import {
   SUBSCRIPTION_STATUSES,
@@ -19,6 +20,6 @@ export class SetSubscriptionDto {
 
   @ApiPropertyOptional({ nullable: true, format: 'date-time' })
   @Omittable({ nullable: true })
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   renewsAt?: string | null;
 }
