@@ -18,7 +18,7 @@ import { Envelope, HeaderMemo, TagStamp } from './core/envelope';
 import { InvalidationClock } from './core/invalidation-clock';
 import { assertNamespace, assertNoNamespaceClash, buildKey, leaseKey, namespaceTag } from './core/keys';
 import { L1Store } from './core/l1';
-import { CallBudget, newBudget, RedisTier, UNAVAILABLE } from './core/l2';
+import { CallBudget, newBudget, RedisTier, type TagState, UNAVAILABLE } from './core/l2';
 import { RateLimitedLogger } from './core/rate-limited-logger';
 import { resolveCacheOptions } from './core/resolve-options';
 import { Flight, SingleFlight, TIMED_OUT, within } from './core/single-flight';
@@ -444,7 +444,7 @@ export class CacheService implements OnApplicationShutdown {
       return;
     }
     // Redis has the new versions; other instances trust theirs while their bus is up, so they must hear of them.
-    await this.tell({ t: unique.map((tag, i) => [tag, states[i].v, states[i].h]) }, budget);
+    await this.tell({ t: unique.map((tag, i) => busTag(tag, states[i])) }, budget);
   }
 
   /** Every entry of a namespace, in O(1): the namespace is a tag every one of its entries carries. */
@@ -885,7 +885,7 @@ export class CacheService implements OnApplicationShutdown {
     }
     this.clock.tagsInvalidated(tags);
     tags.forEach((tag, i) => this.tags.learn(tag, states[i]));
-    return { t: tags.map((tag, i) => [tag, states[i].v, states[i].h]) };
+    return { t: tags.map((tag, i) => busTag(tag, states[i])) };
   }
 
   /** A bus message; true when there is no bus to tell. */
@@ -923,6 +923,11 @@ export class CacheService implements OnApplicationShutdown {
     this.logger.warn(`Cleared L1: ${reason}`);
     void this.replayPending();
   }
+}
+
+/** A tag's new state as the bus carries it (the incarnation only when known). */
+function busTag(tag: string, { v, h, i }: TagState): [string, number, number, string?] {
+  return i === undefined ? [tag, v, h] : [tag, v, h, i];
 }
 
 /** Omit over each member of a union. */

@@ -9,7 +9,8 @@ export interface BusMessage {
   /** origin instance */
   o: string;
   k?: string[];
-  t?: [tag: string, v: number, h: number][];
+  /** With the tag key's incarnation when known (older senders leave it out). */
+  t?: [tag: string, v: number, h: number, i?: string][];
 }
 
 export interface BusHandlers {
@@ -141,7 +142,7 @@ export class CacheBus {
       this.handlers.keys(message.k);
     }
     if (message.t?.length) {
-      this.handlers.tags(message.t.map(([tag, v, h]) => [tag, { v, h }]));
+      this.handlers.tags(message.t.map(([tag, v, h, i]) => [tag, { v, h, i }]));
     }
   }
 }

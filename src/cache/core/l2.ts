@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { dropConnection, type RedisClient } from '../redis/redis-clients';
 import type { CacheMetrics, RedisErrorKind } from './cache-metrics';
@@ -13,24 +13,31 @@ const calculateSlot = require('cluster-key-slot') as (key: string) => number;
 export const UNAVAILABLE = Symbol('redis-unavailable');
 export type Maybe<T> = T | typeof UNAVAILABLE;
 
+/*
+ * A tag key records its incarnation `i`, set when the key is created: a key that expired (idle past its TTL)
+ * starts again from version 0, and versions of two incarnations do not compare (see TagVersions.learn).
+ */
+
 /** Bumps a tag: `v` always; `h` (the last hard invalidation) too when ARGV[1] = 1. Keeps the key alive. */
 const BUMP_TAG = `
+redis.call('HSETNX', KEYS[1], 'i', ARGV[3])
 local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
 if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'h', v) end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-local h = redis.call('HGET', KEYS[1], 'h')
-return {v, tonumber(h or '0')}`;
+local r = redis.call('HMGET', KEYS[1], 'h', 'i')
+return {v, tonumber(r[1] or '0'), r[2]}`;
 
 /** Reads a tag for an entry about to be written, and makes sure the tag outlives that entry. */
 const STAMP_TAG = `
-local r = redis.call('HMGET', KEYS[1], 'v', 'h')
 local pttl = redis.call('PTTL', KEYS[1])
+redis.call('HSETNX', KEYS[1], 'i', ARGV[3])
+if pttl == -2 then redis.call('HSET', KEYS[1], 'v', 0) end
 if pttl < tonumber(ARGV[1]) then
-  if pttl == -2 then redis.call('HSET', KEYS[1], 'v', 0) end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   pttl = tonumber(ARGV[2])
 end
-return {tonumber(r[1] or '0'), tonumber(r[2] or '0'), pttl}`;
+local r = redis.call('HMGET', KEYS[1], 'v', 'h', 'i')
+return {tonumber(r[1] or '0'), tonumber(r[2] or '0'), pttl, r[3]}`;
 
 /** Deletes a lease only if it still holds our token. */
 const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
@@ -83,7 +90,12 @@ export const newBudget = (): CallBudget => ({ failed: false });
 export interface TagState {
   v: number;
   h: number;
+  /** The tag key's incarnation (unknown for keys written before incarnations, or without Redis). */
+  i?: string;
 }
+
+/** A new incarnation id, used only if the script creates the tag key. */
+const incarnation = (): string => randomUUID().slice(0, 8);
 
 function classify(error: unknown): RedisErrorKind {
   const message = error instanceof Error ? error.message : String(error);
@@ -295,8 +307,8 @@ export class RedisTier {
     return this.guard('HMGET', (c) =>
       Promise.all(
         tagKeys.map(async (k) => {
-          const [v, h] = await c.hmget(k, 'v', 'h');
-          return { v: Number(v ?? 0), h: Number(h ?? 0) };
+          const [v, h, i] = await c.hmget(k, 'v', 'h', 'i');
+          return { v: Number(v ?? 0), h: Number(h ?? 0), i: i ?? undefined };
         }),
       ),
       budget,
@@ -308,9 +320,9 @@ export class RedisTier {
     return this.guard('EVALSHA', (c) =>
       Promise.all(
         tagKeys.map(async (k) => {
-          const args = [String(Math.ceil(lifetimeMs)), String(Math.ceil(Math.max(lifetimeMs, extendMs)))];
-          const [v, h, ttl] = (await scripts.stampTag.run(c, k, ...args)) as [number, number, number];
-          return { v, h, ttl: ttl < 0 ? Infinity : ttl };
+          const args = [String(Math.ceil(lifetimeMs)), String(Math.ceil(Math.max(lifetimeMs, extendMs))), incarnation()];
+          const [v, h, ttl, i] = (await scripts.stampTag.run(c, k, ...args)) as [number, number, number, string];
+          return { v, h, i, ttl: ttl < 0 ? Infinity : ttl };
         }),
       ),
       budget,
@@ -321,8 +333,9 @@ export class RedisTier {
     return this.guard('EVALSHA', (c) =>
       Promise.all(
         tagKeys.map(async (k) => {
-          const [v, h] = (await scripts.bumpTag.run(c, k, hard ? '1' : '0', String(Math.ceil(lifetimeMs)))) as [number, number];
-          return { v, h };
+          const args = [hard ? '1' : '0', String(Math.ceil(lifetimeMs)), incarnation()];
+          const [v, h, i] = (await scripts.bumpTag.run(c, k, ...args)) as [number, number, string];
+          return { v, h, i };
         }),
       ),
       budget,

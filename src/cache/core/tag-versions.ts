@@ -196,15 +196,20 @@ export class TagVersions {
     const now = Date.now();
     this.pruneEvery(now);
     const current = this.known.get(tag);
+    // The tag key expired and was created again: its versions restart from 0 and do not compare with what was known
+    // (every entry stamped from the old key has outlived it). Keeping the larger would ignore the next bumps.
+    const reborn = current?.i !== undefined && state.i !== undefined && state.i !== current.i;
+    const before = reborn ? undefined : current;
     const next = {
-      v: Math.max(state.v, current?.v ?? 0),
-      h: Math.max(state.h, current?.h ?? 0),
+      v: Math.max(state.v, before?.v ?? 0),
+      h: Math.max(state.h, before?.h ?? 0),
+      i: state.i ?? current?.i,
       at: now,
       aliveUntil: aliveUntil ?? current?.aliveUntil ?? 0,
       usedAt: now,
     };
     // A tag first heard of moves it too: without Redis, an unknown tag counts as version 0, and a memo may hold that.
-    if (!current || next.v > current.v || next.h > current.h) {
+    if (!current || reborn || next.v > current.v || next.h > current.h) {
       this.generation++;
     }
     this.known.set(tag, next);
