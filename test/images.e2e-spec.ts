@@ -246,6 +246,17 @@ describe('images', () => {
   });
 
   describe('reads', () => {
+    it('an uploader who registers after their name was looked up is found at once (no cached "no such user")', async () => {
+      const name = `late${process.pid}`;
+      const character = await createCharacter(t, owner);
+      await t.http.get(`/users/${name}/characters/${character.id}/images`).expect(404);
+      const late = await createUser(t, {}, name);
+      const mine = await createCharacter(t, late);
+      const image = (await upload(t, late, mine.id, png()).expect(201)).body;
+      const res = await t.http.get(`/users/${name}/characters/${mine.id}/images`).set(late.auth).expect(200);
+      expect(res.body.items).toEqual([image]);
+    });
+
     it('lists a gallery newest first and the images of one uploader', async () => {
       const character = await createCharacter(t, owner);
       const first = (await upload(t, owner, character.id, png()).expect(201)).body;

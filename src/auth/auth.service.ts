@@ -4,10 +4,11 @@ import { JwtService } from '@nestjs/jwt';
 import { InjectRepository } from '@nestjs/typeorm';
 import * as argon2 from 'argon2';
 import { QueryFailedError, Repository } from 'typeorm';
-import { Cacheable } from '../cache';
+import { Cacheable, CacheEvict, cacheKey } from '../cache';
 import { ApiError } from '../common/errors/api-error';
 import { AuthConfig } from '../config';
 import { User } from '../users/entities/user.entity';
+import { IMAGE_CACHE } from '../images/image-cache';
 import { effectiveTier, toOwnUser, userTag } from '../users/user.responses';
 import { LoginDto } from './dto/login.dto';
 import { RegisterDto } from './dto/register.dto';
@@ -38,6 +39,8 @@ export class AuthService {
     this.expiresIn = config.getOrThrow<AuthConfig>('auth').jwtExpiresInSeconds;
   }
 
+  /** The name was unknown until now: a "no such user" cached for it (`users:id`, 30 s) goes. */
+  @CacheEvict({ keys: (_token: TokenResponse | undefined, dto: RegisterDto) => [cacheKey(IMAGE_CACHE.userId, dto.username)] })
   async register(dto: RegisterDto): Promise<TokenResponse> {
     const passwordHash = await argon2.hash(dto.password);
     try {
