@@ -74,6 +74,8 @@ describe('bad input', () => {
     { name: 'bulk: empty set', method: 'post', path: '/characters/bulk', body: { ids: [characterId], set: {} }, status: 400, code: 'VALIDATION_FAILED', field: 'set' },
     { name: 'bulk: set of wrong type', method: 'post', path: '/characters/bulk', body: { ids: [characterId], set: { nsfw: 'y' } }, status: 400, code: 'VALIDATION_FAILED', field: 'set.nsfw' },
     { name: 'bulk: name is not bulk-editable', method: 'post', path: '/characters/bulk', body: { ids: [characterId], set: { name: 'x' } }, status: 400, code: 'VALIDATION_FAILED', field: 'set.name' },
+    { name: 'patch: nothing to change', method: 'patch', path: `/characters/${characterId}`, body: {}, status: 400, code: 'VALIDATION_FAILED', field: 'body' },
+    { name: 'patch: only a version', method: 'patch', path: `/characters/${characterId}`, body: { version: 1 }, status: 400, code: 'VALIDATION_FAILED', field: 'body' },
     // explicit null in an optional field: validated like any other value, never passed on to a NOT NULL column
     { name: 'patch: null name', method: 'patch', path: `/characters/${characterId}`, body: { name: null }, status: 400, code: 'VALIDATION_FAILED', field: 'name' },
     { name: 'patch: null description', method: 'patch', path: `/characters/${characterId}`, body: { description: null }, status: 400, code: 'VALIDATION_FAILED', field: 'description' },

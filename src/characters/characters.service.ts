@@ -285,6 +285,10 @@ export class CharactersService {
       throw ApiError.badRequest('version', 'If-Match and body version disagree');
     }
     const expected = ifMatch ?? bodyVersion;
+    if (Object.values(changes).every((value) => value === undefined)) {
+      // Not a no-op write: it would still bump the version and fail every other client's If-Match.
+      throw ApiError.badRequest('body', 'Give at least one field to change');
+    }
     if ((changes.featured !== undefined || changes.featuredRank !== undefined) && !isAdmin(viewer)) {
       throw ApiError.forbidden('ADMIN_ONLY_FIELD', 'Only admins can change featured and featuredRank');
     }
