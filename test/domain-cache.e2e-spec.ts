@@ -88,6 +88,16 @@ describe('domain caching', () => {
       expect(mine.headers['cache-control']).toBe('private, no-cache');
     });
 
+    it('tells caches downstream to keep nothing that is not a cache entry: errors and personal answers', async () => {
+      const missing = await t.http.get('/characters/00000000-0000-4000-8000-000000000000').expect(404);
+      expect(missing.headers['cache-control']).toBe('no-store');
+      const hidden = await createCharacter(t, owner, { name: 'Hidden', visibility: 'private' });
+      expect((await t.http.get(`/characters/${hidden.id}`).expect(404)).headers['cache-control']).toBe('no-store');
+      const me = await t.http.get('/users/me').set(owner.auth).expect(200);
+      expect(me.headers['cache-control']).toBe('no-store');
+      expect(me.headers.vary).toBe('Authorization');
+    });
+
     it('serves another instance from Redis (HIT-L2) and sends the same bytes', async () => {
       const c = await createCharacter(t, owner, { name: 'Shared' });
       const a = await t.http.get(`/characters/${c.id}`).expect(200);

@@ -19,7 +19,8 @@ import { ResponseReplay } from './response-replay';
  *   kept no longer than the character it was checked against) — and `private, no-cache` when an Authorization
  *   header is sent (the answer may depend on who asks);
  *   `Vary: Authorization` always.
- * Writes that return a cached value (a character after an update) get its ETag too, and `no-store`.
+ * Writes that return a cached value (a character after an update) get its ETag too, and `no-store`; so do GET
+ * answers not built from a cache entry, and (in AllExceptionsFilter) every error.
  * On routes marked `@ReplayFromCache()`, an anonymous answer built only from cache reads is recorded, so the
  * next request for the URL can be answered before Nest's pipeline (see ResponseReplay).
  */
@@ -51,6 +52,12 @@ export class HttpCacheInterceptor implements NestInterceptor {
     const result = CacheContext.resultFor(body);
     const envelope = result?.envelope;
     if (!result || !envelope) {
+      // Not built from a cache entry: personal (`/users/me`), or a load that overlapped a write and may predate
+      // it. Nothing downstream may keep it, unless the handler said otherwise.
+      if ((request.method === 'GET' || request.method === 'HEAD') && !reply.hasHeader('cache-control')) {
+        void reply.header('Cache-Control', 'no-store');
+        void reply.header('Vary', 'Authorization');
+      }
       return body;
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {

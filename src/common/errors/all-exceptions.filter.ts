@@ -95,6 +95,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (body.statusCode === 503) {
       void reply.header('Retry-After', '5');
     }
-    void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
+    // An error is no answer to keep: a CDN with a default TTL would otherwise serve a 404 for a character made
+    // public since, or a 503 after the database is back.
+    void reply
+      .status(body.statusCode)
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(body);
   }
 }
