@@ -55,7 +55,7 @@ function jsonParser(app: NestFastifyApplication): FastifyBodyParser<Buffer> {
  * a key named after a member of Object.prototype (`constructor`, `toString`: class-validator takes them for
  * declared fields). Walked without recursion.
  */
-export function unacceptable(body: unknown): { field: string; message: string } | null {
+function unacceptable(body: unknown): { field: string; message: string } | null {
   const stack: [value: unknown, path: string, depth: number][] = [[body, '', 0]];
   while (stack.length > 0) {
     const [value, path, depth] = stack.pop()!;

@@ -12,6 +12,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AppConfig, MetricsConfig } from '../config';
+import { errorBody } from '../common/errors/api-error';
 import { MetricsRegistry } from './metrics.registry';
 
 interface MetricsAnswer {
@@ -128,13 +129,11 @@ export class MetricsEndpoint implements OnModuleInit, OnApplicationBootstrap, On
   }
 }
 
-const REASONS: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 500: 'Internal Server Error' };
-
+/** The app's error shape (`errorBody`), outside Nest's pipeline. */
 function json(status: number, code: string, message: string): MetricsAnswer {
-  const error = REASONS[status];
   return {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-    body: JSON.stringify({ statusCode: status, error, code, message }),
+    body: JSON.stringify(errorBody(status, code, message)),
   };
 }
