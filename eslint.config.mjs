@@ -2,6 +2,12 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
+const LENGTH_RULE = {
+  name: 'class-validator',
+  importNames: ['Length', 'MinLength', 'MaxLength'],
+  message: 'These count characters unlike PostgreSQL: use CharLength (src/common/http/char-length.decorator).',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', '*.js', '*.mjs', 'test/support/*.js'] },
   js.configs.recommended,
@@ -25,8 +31,14 @@ export default tseslint.config(
     },
   },
   {
+    // Every DTO: class-validator's length checks count characters differently from PostgreSQL (see CharLength).
+    files: ['src/**/dto/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: [LENGTH_RULE] }] },
+  },
+  {
     // Body DTOs: IsOptional lets an explicit null through (see Omittable). A query string cannot carry null, so
     // query DTOs (*.query.ts) may keep it, as may the config classes (src/config, outside any dto folder).
+    // (A later block's options replace an earlier one's for the same rule, so the length rule is repeated.)
     files: ['src/**/dto/**/*.ts'],
     ignores: ['src/**/*.query.ts'],
     rules: {
@@ -34,6 +46,7 @@ export default tseslint.config(
         'error',
         {
           paths: [
+            LENGTH_RULE,
             {
               name: 'class-validator',
               importNames: ['IsOptional'],

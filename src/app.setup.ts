@@ -12,6 +12,7 @@ import type { Logger as PinoInstance } from 'pino';
 import { AppModule } from './app.module';
 import { ApiError } from './common/errors/api-error';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
+import { clientErrorHandler, frameworkErrors } from './common/errors/framework-errors';
 import { createValidationPipe } from './common/errors/validation';
 import { appConfig, LoggingConfig, StorageConfig } from './config';
 import { ResponseReplay } from './http-cache/response-replay';
@@ -34,6 +35,12 @@ const MAX_JSON_DEPTH = 32;
 function jsonParser(app: NestFastifyApplication): FastifyBodyParser<Buffer> {
   const parse = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
   return (req, body, done) => {
+    if (body.length === 0) {
+      // No body at all: clients that set `Content-Type: application/json` on every request send it with a
+      // DELETE too. The route's validation then says what is missing, if anything.
+      done(null, undefined);
+      return;
+    }
     if (!isUtf8(body)) {
       done(new ApiError(HttpStatus.BAD_REQUEST, 'MALFORMED_JSON', 'The request body is not valid UTF-8'), undefined);
       return;
@@ -98,7 +105,14 @@ function unacceptable(body: unknown): { field: string; message: string } | null 
 export async function createApp(options: { logger?: false } = {}): Promise<NestFastifyApplication> {
   const { bodyLimitBytes, trustProxy } = appConfig();
   // Request ids come from a well-formed X-Request-Id, else are new UUIDs; the logs and the response carry them.
-  const adapter = new FastifyAdapter({ bodyLimit: bodyLimitBytes, trustProxy, genReqId: requestId });
+  // Requests refused before routing (an undecodable URL, malformed HTTP) answer in the app's error shape too.
+  const adapter = new FastifyAdapter({
+    bodyLimit: bodyLimitBytes,
+    trustProxy,
+    genReqId: requestId,
+    frameworkErrors,
+    clientErrorHandler,
+  });
   // Replayed cache hits are answered in the first onRequest hook, ahead of the middleware Nest registers later.
   const early: { replay?: ResponseReplay } = {};
   adapter.getInstance().addHook('onRequest', (request, reply, done) =>

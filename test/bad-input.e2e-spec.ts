@@ -1,3 +1,4 @@
+import { connect, type AddressInfo } from 'node:net';
 import { createCharacter, createUser, tableCounts, TestUser } from './support/fixtures';
 import { bootTestApp, TestApp } from './support/test-app';
 
@@ -41,6 +42,12 @@ describe('bad input', () => {
     { name: 'page=abc', method: 'get', path: '/characters?page=abc', status: 400, code: 'VALIDATION_FAILED', field: 'page' },
     { name: 'page=1e9', method: 'get', path: '/characters?page=1e9', status: 400, code: 'VALIDATION_FAILED', field: 'page' },
     { name: 'page=1.5', method: 'get', path: '/characters?page=1.5', status: 400, code: 'VALIDATION_FAILED', field: 'page' },
+    // only decimal digits are a number: Number() would read each of these as one, a page under many URLs
+    { name: 'page=0x10', method: 'get', path: '/characters?page=0x10', status: 400, code: 'VALIDATION_FAILED', field: 'page' },
+    { name: 'page=1e1', method: 'get', path: '/characters?page=1e1', status: 400, code: 'VALIDATION_FAILED', field: 'page' },
+    { name: 'page=" 2"', method: 'get', path: '/characters?page=%202', status: 400, code: 'VALIDATION_FAILED', field: 'page' },
+    { name: 'page=""', method: 'get', path: '/characters?page=', status: 400, code: 'VALIDATION_FAILED', field: 'page' },
+    { name: 'limit=+5', method: 'get', path: '/characters?limit=%2B5', status: 400, code: 'VALIDATION_FAILED', field: 'limit' },
     { name: 'page twice', method: 'get', path: '/characters?page=1&page=2', status: 400, code: 'VALIDATION_FAILED', field: 'page' },
     { name: 'limit=1000', method: 'get', path: '/characters?limit=1000', status: 400, code: 'VALIDATION_FAILED', field: 'limit' },
     { name: 'limit=0', method: 'get', path: '/characters?limit=0', status: 400, code: 'VALIDATION_FAILED', field: 'limit' },
@@ -54,6 +61,10 @@ describe('bad input', () => {
     { name: 'blank name', method: 'post', path: '/characters', body: { name: '   ' }, status: 400, code: 'VALIDATION_FAILED', field: 'name' },
     { name: 'over-long name', method: 'post', path: '/characters', body: { name: long(81) }, status: 400, code: 'VALIDATION_FAILED', field: 'name' },
     { name: 'over-long description', method: 'post', path: '/characters', body: { name: 'a', description: long(2001) }, status: 400, code: 'VALIDATION_FAILED', field: 'description' },
+    // lengths count what PostgreSQL counts: validator.js left out a variation selector after a character
+    { name: 'description over-long in variation selectors', method: 'post', path: '/characters', body: { name: 'a', description: 'x\uFE0F'.repeat(1001) }, status: 400, code: 'VALIDATION_FAILED', field: 'description' },
+    { name: 'name over-long in variation selectors', method: 'post', path: '/characters', body: { name: 'x\uFE0E'.repeat(41) }, status: 400, code: 'VALIDATION_FAILED', field: 'name' },
+    { name: 'prompt over-long in variation selectors', method: 'post', path: `/characters/${characterId}/generations`, body: { prompt: 'x\uFE0F'.repeat(1001) }, status: 400, code: 'VALIDATION_FAILED', field: 'prompt' },
     { name: 'name of wrong type', method: 'post', path: '/characters', body: { name: 42 }, status: 400, code: 'VALIDATION_FAILED', field: 'name' },
     { name: 'nsfw of wrong type', method: 'post', path: '/characters', body: { name: 'a', nsfw: 'yes' }, status: 400, code: 'VALIDATION_FAILED', field: 'nsfw' },
     { name: 'unknown visibility', method: 'post', path: '/characters', body: { name: 'a', visibility: 'secret' }, status: 400, code: 'VALIDATION_FAILED', field: 'visibility' },
@@ -64,6 +75,7 @@ describe('bad input', () => {
     { name: 'unknown field', method: 'post', path: '/characters', body: { name: 'a', ownerId: admin.id }, status: 400, code: 'VALIDATION_FAILED', field: 'ownerId' },
     { name: 'mass-assigned imageCount', method: 'patch', path: `/characters/${characterId}`, body: { imageCount: 99 }, status: 400, code: 'VALIDATION_FAILED', field: 'imageCount' },
     { name: 'array body', method: 'post', path: '/characters', body: [{ name: 'a' }], status: 400, code: 'VALIDATION_FAILED' },
+    { name: 'empty JSON body', method: 'post', path: '/characters', raw: { type: 'application/json', data: '' }, status: 400, code: 'VALIDATION_FAILED', field: 'name' },
     { name: 'malformed JSON', method: 'post', path: '/characters', raw: { type: 'application/json', data: '{"name": "a",' }, status: 400, code: 'MALFORMED_JSON' },
     { name: 'oversized body', method: 'post', path: '/characters', raw: { type: 'application/json', data: JSON.stringify({ name: 'a', description: long(70_000) }) }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
     { name: 'wrong content type', method: 'post', path: '/characters', raw: { type: 'text/csv', data: 'name\na' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
@@ -116,8 +128,10 @@ describe('bad input', () => {
     { name: 'admin: week-date renewsAt', method: 'put', path: `/admin/users/${user.id}/subscription`, body: { tier: 'pro', status: 'active', renewsAt: '2024-W01-1' }, status: 400, code: 'VALIDATION_FAILED', field: 'renewsAt' },
     { name: 'admin: ordinal-date renewsAt', method: 'put', path: `/admin/users/${user.id}/subscription`, body: { tier: 'pro', status: 'active', renewsAt: '2024-366' }, status: 400, code: 'VALIDATION_FAILED', field: 'renewsAt' },
     { name: 'admin: six-digit-year renewsAt', method: 'put', path: `/admin/users/${user.id}/subscription`, body: { tier: 'pro', status: 'active', renewsAt: '+2024-01-01T00:00:00Z' }, status: 400, code: 'VALIDATION_FAILED', field: 'renewsAt' },
-    // routing
+    // routing, and requests refused before any route
     { name: 'unknown route', method: 'get', path: '/nope', status: 404, code: 'NOT_FOUND' },
+    { name: 'undecodable URL', method: 'get', path: '/characters/%zz', status: 400, code: 'BAD_URL' },
+    { name: 'request line over the header limit', method: 'get', path: `/characters?q=${long(20_000)}`, status: 431, code: 'HEADERS_TOO_LARGE' },
   ];
 
   it('answers every bad input with a 4xx naming the field, and writes nothing', async () => {
@@ -140,6 +154,9 @@ describe('bad input', () => {
       if (!res.headers['content-type']?.startsWith('application/json')) {
         problems.push(`content-type ${res.headers['content-type']}`);
       }
+      if (res.headers['cache-control'] !== 'no-store') {
+        problems.push(`cache-control ${res.headers['cache-control']}`);
+      }
       const { statusCode, error, code, message } = res.body ?? {};
       if (statusCode !== c.status || typeof error !== 'string' || code !== c.code || typeof message !== 'string') {
         problems.push(`body ${JSON.stringify(res.body).slice(0, 300)}`);
@@ -155,5 +172,48 @@ describe('bad input', () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  /** Sends bytes as they are over a new connection and returns all the server wrote before closing it. */
+  function rawExchange(text: string): Promise<string> {
+    const server = t.app.getHttpServer();
+    const { port } = server.address() as AddressInfo;
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(text));
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.on('error', reject);
+      socket.setTimeout(5_000, () => socket.destroy(new Error('no answer within 5 s')));
+    });
+  }
+
+  it('answers requests Node refuses before routing (malformed HTTP) in the error shape, and closes', async () => {
+    const server = t.app.getHttpServer();
+    if (!server.listening) {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    }
+    const cases: [name: string, request: string, status: number, code: string][] = [
+      ['garbage request line', 'GARBAGE\r\n\r\n', 400, 'BAD_REQUEST'],
+      ['Content-Length with Transfer-Encoding', 'POST /characters HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'BAD_REQUEST'],
+      ['a 20 KB header', `GET /characters HTTP/1.1\r\nHost: x\r\nX-Pad: ${long(20_000)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
+    ];
+    for (const [name, request, status, code] of cases) {
+      const before = await tableCounts(t);
+      const answer = await rawExchange(request);
+      const [head, body] = answer.split('\r\n\r\n');
+      expect({ name, statusLine: head.split('\r\n')[0] }).toEqual({ name, statusLine: expect.stringMatching(new RegExp(`^HTTP/1.1 ${status} `)) });
+      expect(head).toMatch(/\r\ncontent-type: application\/json; charset=utf-8\r\n/i);
+      expect(head).toMatch(/\r\ncache-control: no-store\r\n/i);
+      expect(JSON.parse(body)).toEqual({ statusCode: status, error: expect.any(String), code, message: expect.any(String) });
+      expect(await tableCounts(t)).toEqual(before);
+    }
+  });
+
+  it('takes a JSON content type with an empty body as no body (a DELETE from a client that always sets it)', async () => {
+    const doomed = await createCharacter(t, user);
+    const res = await t.http.delete(`/characters/${doomed.id}`).set(user.auth).set('Content-Type', 'application/json');
+    expect(res.status).toBe(204);
+    expect((await t.db.query('SELECT 1 FROM characters WHERE id = $1', [doomed.id])).rowCount).toBe(0);
   });
 });

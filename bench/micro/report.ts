@@ -1,5 +1,6 @@
 import { ROWS, RowId, SystemId } from './cases';
 import type { Measured } from './measure';
+import type { Pinning } from './pinning';
 
 export interface Machine {
   cpus: number;
@@ -31,6 +32,8 @@ export interface Run {
   /** 1-minute load average before and after: the machine is shared, this says how busy it was. */
   loadAverage: { before: number; after: number };
   options: { timeMs: number; warmupMs: number; rounds: number };
+  /** Which CPUs the benchmark and its redis-server were pinned to. Runs before this field were not pinned. */
+  pinning?: Pinning;
   results: Measured[];
 }
 
@@ -220,8 +223,14 @@ export function bestRun(runs: Run[]): Run {
 
 const runner = (run: Run) => run.code.runner ?? 'tsx';
 
+const pinMode = (run: Run) => run.pinning?.mode ?? 'none';
+
+/** Same engine, run the same way: pinned and unpinned Redis rows differ by up to 2-3× (see pinning.ts). */
 const sameCode = (a: Run, b: Run) =>
-  a.code.srcCacheTree === b.code.srcCacheTree && a.code.srcCacheDiffSha1 === b.code.srcCacheDiffSha1 && runner(a) === runner(b);
+  a.code.srcCacheTree === b.code.srcCacheTree &&
+  a.code.srcCacheDiffSha1 === b.code.srcCacheDiffSha1 &&
+  runner(a) === runner(b) &&
+  pinMode(a) === pinMode(b);
 
 /** Written after each run: the day's runs of the engine just measured (other versions of it are left out). */
 export function markdown(file: ResultsFile, payloadBytes: Record<string, number>): string {
@@ -233,13 +242,14 @@ export function markdown(file: ResultsFile, payloadBytes: Record<string, number>
   const parts = [
     `# Cache micro-benchmark, ${file.date}`,
     '',
-    `Best of ${runs.length} run(s) today of this version of src/cache (every check passed, lowest geometric mean ` +
+    `Best of ${runs.length} run(s) today of this version of src/cache, pinned the same way (every check passed, lowest geometric mean ` +
       `of all medians); the raw numbers of every run are in ${file.date}-micro.json.`,
     '',
     `Command: \`${file.command}\`. Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}, ` +
       `redis-server ${m.redis} (own instance on 127.0.0.1, same machine). Run started ${run.startedAt}, took ${run.durationS} s; ` +
       `1-min load average ${run.loadAverage.before.toFixed(2)} before, ${run.loadAverage.after.toFixed(2)} after ` +
-      '(2 vCPUs shared with other work, Redis on the same cores: see the spread between runs at the end).',
+      '(2 vCPUs shared with other work: see the spread between runs at the end). ' +
+      `Pinning: ${run.pinning?.note ?? 'not pinned (run before pinning was recorded)'}.`,
     '',
     `Each case: ${run.options.warmupMs} ms warm-up, then ≥ ${run.options.timeMs} ms of samples taken in ${run.options.rounds} ` +
       'slices; the systems of a row take turns slice by slice (first mover rotating) so noise hits all of them. One ' +

@@ -8,14 +8,16 @@ import { OwnRedis } from '../../test/support/redis-server';
 import { buildCases, ROWS } from './cases';
 import { measureRow, Measured, redisCommands } from './measure';
 import { payloads } from './payloads';
+import { PIN_MODES, pinBenchmark, PinMode } from './pinning';
 import { CodeState, Machine, markdown, ResultsFile, Run, table, verdicts } from './report';
 import { createSystems, Systems } from './systems';
 
 /**
- * `npm run bench:micro [-- --time 1000 --warmup 250 --rounds 5 --only l2-hit]`: our cache engine against
+ * `npm run bench:micro [-- --time 1000 --warmup 250 --rounds 5 --only l2-hit --pin split]`: our cache engine against
  * BentoCache and cache-manager on the same payloads, rows and Redis. Writes bench/results/<date>-micro.{json,md}
  * (a day's runs accumulate in the JSON) and prints the tables. `--only <row>` runs that row (and the rows measured
- * alongside it) and saves nothing.
+ * alongside it) and saves nothing. `--pin split` (default): this process on one CPU, its redis-server on another;
+ * `same`: both on one CPU; `none`: let the scheduler move them (see pinning.ts for why it matters).
  */
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -25,8 +27,12 @@ async function main(): Promise<number> {
       rounds: { type: 'string', default: '5' },
       only: { type: 'string' },
       'no-save': { type: 'boolean', default: false },
+      pin: { type: 'string', default: 'split' },
     },
   });
+  if (!PIN_MODES.includes(values.pin as PinMode)) {
+    throw new Error(`--pin must be one of ${PIN_MODES.join(', ')}, not ${values.pin}`);
+  }
   const options = {
     timeMs: Number(values.time),
     warmupMs: Number(values.warmup),
@@ -35,6 +41,8 @@ async function main(): Promise<number> {
   const started = Date.now();
   const loadBefore = loadavg()[0];
   const redis = await OwnRedis.start();
+  const pinning = pinBenchmark(redis.pid, values.pin as PinMode);
+  process.stdout.write(`Pinning: ${pinning.note}\n`);
   // Interrupted: still stop our redis-server (by its PID) before leaving.
   const interrupt = () => void redis.stop().finally(() => process.exit(130));
   process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
@@ -80,6 +88,7 @@ async function main(): Promise<number> {
       durationS: Math.round((Date.now() - started) / 1_000),
       loadAverage: { before: loadBefore, after: loadavg()[0] },
       options,
+      pinning,
       results,
     };
     const bytes = Object.fromEntries(sizes.map((p) => [p.label, p.bytes]));

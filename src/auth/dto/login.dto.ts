@@ -1,16 +1,15 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsString, MaxLength, MinLength } from 'class-validator';
+import { IsString } from 'class-validator';
+import { CharLength } from '../../common/http/char-length.decorator';
 
 export class LoginDto {
   @ApiProperty()
   @IsString()
-  @MinLength(1)
-  @MaxLength(32)
+  @CharLength(1, 32)
   username: string;
 
   @ApiProperty()
   @IsString()
-  @MinLength(1)
-  @MaxLength(128)
+  @CharLength(1, 128)
   password: string;
 }

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsEmail, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsEmail, IsString, Matches } from 'class-validator';
+import { CharLength } from '../../common/http/char-length.decorator';
 
 export class RegisterDto {
   @ApiProperty({ pattern: '^[a-z0-9_]{3,32}$', example: 'ada_l' })
@@ -11,13 +12,12 @@ export class RegisterDto {
   @ApiProperty({ example: 'ada@example.com' })
   @Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value))
   @IsString()
-  @MaxLength(254)
+  @CharLength(0, 254)
   @IsEmail({}, { message: 'email must be an e-mail address' })
   email: string;
 
   @ApiProperty({ minLength: 8, maxLength: 128 })
   @IsString()
-  @MinLength(8)
-  @MaxLength(128)
+  @CharLength(8, 128)
   password: string;
 }

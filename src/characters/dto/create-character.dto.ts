@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsString, Length, MaxLength } from 'class-validator';
+import { IsBoolean, IsIn, IsString } from 'class-validator';
+import { CharLength } from '../../common/http/char-length.decorator';
 import { Omittable } from '../../common/http/omittable.decorator';
 import { Visibility, VISIBILITIES } from '../entities/character.entity';
 import { TagsField, Trim } from './character-fields';
@@ -8,13 +9,13 @@ export class CreateCharacterDto {
   @ApiProperty({ minLength: 1, maxLength: 80 })
   @Trim()
   @IsString()
-  @Length(1, 80)
+  @CharLength(1, 80)
   name: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
   @Omittable()
   @IsString()
-  @MaxLength(2000)
+  @CharLength(0, 2000)
   description?: string;
 
   @TagsField()

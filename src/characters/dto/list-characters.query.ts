@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, Matches } from 'class-validator';
+import { CharLength } from '../../common/http/char-length.decorator';
 import { PageQuery } from '../../common/http/page';
 import { TAG_MESSAGE, TAG_PATTERN } from './character-fields';
 
@@ -28,6 +29,6 @@ export class ListCharactersQuery extends PageQuery {
   @IsOptional()
   @Transform(normalize)
   @IsString()
-  @MaxLength(100)
+  @CharLength(0, 100)
   q?: string;
 }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsObject, IsString, Length, ValidateNested } from 'class-validator';
+import { IsObject, IsString, ValidateNested } from 'class-validator';
+import { CharLength } from '../../common/http/char-length.decorator';
 import { Trim } from '../../characters/dto/character-fields';
 import { Omittable } from '../../common/http/omittable.decorator';
 import { GenerationParametersDto } from './generation-parameters.dto';
@@ -9,7 +10,7 @@ export class CreateGenerationDto {
   @ApiProperty({ minLength: 1, maxLength: 2000 })
   @Trim()
   @IsString()
-  @Length(1, 2000)
+  @CharLength(1, 2000)
   prompt: string;
 
   @ApiPropertyOptional({ type: GenerationParametersDto })

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { CharLength } from '../../common/http/char-length.decorator';
 
 /**
  * A relative key of [A-Za-z0-9/_.-]: no leading or doubled slash, no `.` or `..` segment, no `..` at all. The CDN
@@ -10,7 +11,7 @@ export const STORAGE_KEY_PATTERN = /^(?!.*\.\.)(?!(?:.*\/)?\.(?:\/|$))[A-Za-z0-9
 export class GeneratedImageDto {
   @ApiProperty({ maxLength: 255, pattern: STORAGE_KEY_PATTERN.source, example: 'generations/2f1c/0.png' })
   @IsString()
-  @MaxLength(255)
+  @CharLength(0, 255)
   @Matches(STORAGE_KEY_PATTERN, {
     message: 'storageKey must be a relative path of A-Z, a-z, 0-9, /, _, . and - without ".."',
   })

@@ -7,15 +7,14 @@ import {
   IsInt,
   IsObject,
   IsString,
-  Length,
   Matches,
   Max,
-  MaxLength,
   Min,
   ValidateBy,
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { CharLength } from '../../common/http/char-length.decorator';
 import { Omittable } from '../../common/http/omittable.decorator';
 import { GeneratedImageDto } from './generated-image.dto';
 
@@ -73,7 +72,7 @@ export class GenerationCallbackDto {
   @ApiPropertyOptional({ maxLength: 128 })
   @Omittable({ nullable: true })
   @IsString()
-  @MaxLength(128)
+  @CharLength(0, 128)
   @Matches(RESULT_MODEL_PATTERN, {
     message: 'model must be 1-128 of A-Z, a-z, 0-9, ".", "_", ":", "/" and "-"',
   })
@@ -82,6 +81,6 @@ export class GenerationCallbackDto {
   @ApiPropertyOptional({ maxLength: 500, description: 'Required when failed' })
   @ValidateIf((o: GenerationCallbackDto) => o.status === 'failed' || !absent(o.error))
   @IsString()
-  @Length(1, 500)
+  @CharLength(1, 500)
   error?: string | null;
 }

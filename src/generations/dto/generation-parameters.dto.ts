@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDivisibleBy, IsInt, IsNumber, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsDivisibleBy, IsInt, IsNumber, IsString, Matches, Max, Min } from 'class-validator';
+import { CharLength } from '../../common/http/char-length.decorator';
 import { Omittable } from '../../common/http/omittable.decorator';
 
 export const MODEL_PATTERN = /^[a-z0-9._-]+$/;
@@ -43,14 +44,14 @@ export class GenerationParametersDto {
   @ApiPropertyOptional({ maxLength: 64, pattern: MODEL_PATTERN.source })
   @Omittable()
   @IsString()
-  @MaxLength(64)
+  @CharLength(0, 64)
   @Matches(MODEL_PATTERN, { message: 'model must be 1-64 of a-z, 0-9, ".", "_" and "-"' })
   model?: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
   @Omittable()
   @IsString()
-  @MaxLength(2000)
+  @CharLength(0, 2000)
   negativePrompt?: string;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 30 })

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsString, IsUUID, Length, ValidateBy, ValidateNested } from 'class-validator';
+import { IsIn, IsString, IsUUID, ValidateBy, ValidateNested } from 'class-validator';
+import { CharLength } from '../../common/http/char-length.decorator';
 import { IsDateTime } from '../../common/http/is-date-time.decorator';
 import { LowerCaseUuid } from '../../common/http/uuid-param.decorator';
 import { SetSubscriptionDto } from './set-subscription.dto';
@@ -13,7 +14,7 @@ export const BILLING_EVENT_TYPES = ['subscription.updated'] as const;
 export class BillingEventDto {
   @ApiProperty()
   @IsString()
-  @Length(1, 128)
+  @CharLength(1, 128)
   id: string;
 
   @ApiProperty({ enum: BILLING_EVENT_TYPES })
