@@ -113,11 +113,39 @@ describe('cache engine on a real Redis', () => {
     let row = 'old';
     const policy = { ttl: '1m', tags: [tag] } as const;
     expect(await b.getOrSet(key, async () => row, policy)).toBe('old');
-    // A write, invalidating the tag: Redis counts from 0 again.
+    // A write, invalidating the tag: a new key, counting from Redis' clock (b stamped the entry with it too).
     row = 'new';
     await a.invalidateTags([tag]);
-    expect(await raw.hget(`${a.options.keyPrefix}:tag:${tag.replace(':', '%3A')}`, 'v')).toBe('1');
+    expect(Number(await raw.hget(`${a.options.keyPrefix}:tag:${tag.replace(':', '%3A')}`, 'v'))).toBeGreaterThan(3);
     raw.disconnect();
+    await eventually(async () => (await b.getOrSet(key, async () => row, policy)) === 'new', 1_000);
+    const c = cacheInstance(redis.url, { l1MaxBytes: 0 });
+    try {
+      expect(await c.getOrSet(key, async () => row, policy)).toBe('new');
+    } finally {
+      await c.onApplicationShutdown();
+    }
+  });
+
+  it('a tag key lost while entries stamped with it live (evicted under maxmemory) still invalidates them', async () => {
+    const tag = 'evicted:1';
+    const tagKey = `${a.options.keyPrefix}:tag:${tag.replace(':', '%3A')}`;
+    const key = cacheKey('evicted', 1);
+    const policy = { ttl: '1m', tags: [tag] } as const;
+    let row = 'old';
+    await a.invalidateTags([tag]);
+    // Stamped with the tag's current version, in both instances' L1 and in Redis.
+    expect(await a.getOrSet(key, async () => row, policy)).toBe('old');
+    expect(await b.fetch(key, async () => row, policy)).toMatchObject({ value: 'old', source: 'l2' });
+    expect(await b.fetch(key, async () => row, policy)).toMatchObject({ value: 'old', source: 'l1' });
+    // Redis drops the idle tag key and keeps the entry (what allkeys-lru does to a key nobody reads).
+    const raw = redis.client();
+    expect(await raw.del(tagKey)).toBe(1);
+    // A write: the bump makes the tag key again.
+    row = 'new';
+    await a.invalidateTags([tag]);
+    raw.disconnect();
+    expect(await a.getOrSet(key, async () => row, policy)).toBe('new');
     await eventually(async () => (await b.getOrSet(key, async () => row, policy)) === 'new', 1_000);
     const c = cacheInstance(redis.url, { l1MaxBytes: 0 });
     try {

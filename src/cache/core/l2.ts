@@ -14,13 +14,30 @@ export const UNAVAILABLE = Symbol('redis-unavailable');
 export type Maybe<T> = T | typeof UNAVAILABLE;
 
 /*
- * A tag key records its incarnation `i`, set when the key is created: a key that expired (idle past its TTL)
- * starts again from version 0, and versions of two incarnations do not compare (see TagVersions.learn).
+ * A tag key can vanish while entries stamped with its versions live on: Redis evicts it under `maxmemory`
+ * (allkeys-lru keeps the entries it reads and drops the idle tag key), a FLUSHALL, a failover to an empty
+ * replica, or it expires. Created again from 0, its next bump would reach only versions already stamped into
+ * those entries, and invalidate none of them. So a tag key starts at Redis' clock in microseconds, above every
+ * version an earlier key of the same tag can have reached (one per bump, and a bump takes more than a
+ * microsecond), with `h` there too: an entry stamped before the key was lost counts as removed, since a write
+ * may have happened meanwhile that nobody could record (`o` keeps the origin: `v - o` bumps since). The key also
+ * records its incarnation `i`: versions of two incarnations do not compare (see TagVersions.learn). Needs Redis 5
+ * or later (TIME in a script that writes).
  */
+const CREATE_TAG = `
+local function create(key, incarnation)
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HSETNX', key, 'i', incarnation)
+    return
+  end
+  local t = redis.call('TIME')
+  local origin = t[1] .. string.format('%06d', tonumber(t[2]))
+  redis.call('HSET', key, 'v', origin, 'h', origin, 'o', origin, 'i', incarnation)
+end`;
 
 /** Bumps a tag: `v` always; `h` (the last hard invalidation) too when ARGV[1] = 1. Keeps the key alive. */
-const BUMP_TAG = `
-redis.call('HSETNX', KEYS[1], 'i', ARGV[3])
+const BUMP_TAG = `${CREATE_TAG}
+create(KEYS[1], ARGV[3])
 local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
 if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'h', v) end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -28,10 +45,9 @@ local r = redis.call('HMGET', KEYS[1], 'h', 'i')
 return {v, tonumber(r[1] or '0'), r[2]}`;
 
 /** Reads a tag for an entry about to be written, and makes sure the tag outlives that entry. */
-const STAMP_TAG = `
+const STAMP_TAG = `${CREATE_TAG}
+create(KEYS[1], ARGV[3])
 local pttl = redis.call('PTTL', KEYS[1])
-redis.call('HSETNX', KEYS[1], 'i', ARGV[3])
-if pttl == -2 then redis.call('HSET', KEYS[1], 'v', 0) end
 if pttl < tonumber(ARGV[1]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   pttl = tonumber(ARGV[2])

@@ -196,8 +196,9 @@ export class TagVersions {
     const now = Date.now();
     this.pruneEvery(now);
     const current = this.known.get(tag);
-    // The tag key expired and was created again: its versions restart from 0 and do not compare with what was known
-    // (every entry stamped from the old key has outlived it). Keeping the larger would ignore the next bumps.
+    // The tag key was lost and created again (see CREATE_TAG in l2.ts): its versions start afresh and do not
+    // compare with what was known. Keys created since start above every earlier version, but a key created before
+    // that restarted from 0, and keeping the larger version would then ignore the next bumps.
     const reborn = current?.i !== undefined && state.i !== undefined && state.i !== current.i;
     const before = reborn ? undefined : current;
     const next = {
