@@ -613,34 +613,38 @@ export class CacheService implements OnApplicationShutdown {
   ): Promise<CacheResult<T>> {
     const lease = policy.lease && this.l2 ? await this.acquireLease(key, policy, budget) : null;
     if (lease && !lease.acquired) {
-      const other = await this.awaitOtherLoader(key, lease.ttlMs);
+      const other = await this.awaitOtherLoader(key, lease);
       if (other) {
         return { value: other.value as T, source: 'l2', envelope: other };
       }
     }
-    const since = this.clock.now();
-    // The versions of the tags known before the load, taken before it runs: a write that bumps one while the
-    // loader reads leaves Redis ahead of these stamps, so the entry reads as invalidated everywhere — even when
-    // this instance hears of that bump only after it has stored (the clock check in `store` cannot see it then).
-    // Kept alive in Redis for the longest lifetime the entry can get, plus the hard timeout for the load itself.
-    const early = await this.stampTags(known, this.longestLifetime(policy) + hardMs, budget);
-    const started = performance.now();
-    let value: T;
     try {
-      value = await loader();
-    } catch (error) {
-      this.metrics.load(ns, (performance.now() - started) / 1000, false);
-      throw error;
+      const since = this.clock.now();
+      // The versions of the tags known before the load, taken before it runs: a write that bumps one while the
+      // loader reads leaves Redis ahead of these stamps, so the entry reads as invalidated everywhere — even when
+      // this instance hears of that bump only after it has stored (the clock check in `store` cannot see it then).
+      // Kept alive in Redis for the longest lifetime the entry can get, plus the hard timeout for the load itself.
+      const early = await this.stampTags(known, this.longestLifetime(policy) + hardMs, budget);
+      const started = performance.now();
+      let value: T;
+      try {
+        value = await loader();
+      } catch (error) {
+        this.metrics.load(ns, (performance.now() - started) / 1000, false);
+        throw error;
+      }
+      const took = performance.now() - started;
+      this.metrics.load(ns, took / 1000, true);
+      // A load that outlasted the hard timeout may outlive those tag keys: its stamps are taken again.
+      const envelope = await this.store(ns, key, value, policy, since, budget, false, took <= hardMs ? early : undefined);
+      return { value: envelope ? (envelope.value as T) : value, source: 'miss', envelope };
     } finally {
+      // After the store (same connection, so Redis has the value before the lease goes): a waiter that finds the
+      // lease gone finds the value too, or knows there is none to wait for.
       if (lease?.acquired) {
         void this.l2!.releaseLease(lease.key, lease.token);
       }
     }
-    const took = performance.now() - started;
-    this.metrics.load(ns, took / 1000, true);
-    // A load that outlasted the hard timeout may outlive those tag keys: its stamps are taken again.
-    const envelope = await this.store(ns, key, value, policy, since, budget, false, took <= hardMs ? early : undefined);
-    return { value: envelope ? (envelope.value as T) : value, source: 'miss', envelope };
   }
 
   private async acquireLease(key: string, policy: CachePolicy, budget: CallBudget) {
@@ -652,14 +656,32 @@ export class CacheService implements OnApplicationShutdown {
     return { key: lease, token, ttlMs, acquired: acquired === UNAVAILABLE ? true : acquired };
   }
 
-  /** Another instance holds the lease: re-read Redis with backoff until its value lands or the lease lapses. */
-  private async awaitOtherLoader(key: string, ttlMs: number): Promise<Envelope | null> {
-    const deadline = Date.now() + ttlMs;
+  /**
+   * Another instance holds the lease: re-read Redis with backoff until its value lands. Once the lease is gone
+   * without a fresh value (the load failed, its result was not cacheable, the lease lapsed), this call takes the
+   * lease and loads (null) instead of waiting out the lease's TTL; another waiter that took it first is waited on.
+   */
+  private async awaitOtherLoader(key: string, lease: { key: string; token: string; ttlMs: number; acquired: boolean }): Promise<Envelope | null> {
+    const freshIn = async (): Promise<Envelope | null> => {
+      const env = await this.readL2(key);
+      return env && (await this.judge(env, Date.now())) === 'fresh' ? env : null;
+    };
+    const deadline = Date.now() + lease.ttlMs;
     for (let delay = 10; Date.now() < deadline; delay = Math.min(delay * 2, 200)) {
       await new Promise((resolve) => setTimeout(resolve, delay));
-      const env = await this.readL2(key);
-      if (env && (await this.judge(env, Date.now())) === 'fresh') {
+      const env = await freshIn();
+      if (env) {
         return env;
+      }
+      const taken = await this.l2!.acquireLease(lease.key, lease.token, lease.ttlMs);
+      if (taken !== false) {
+        lease.acquired = true;
+        // The holder may have stored and let go between the read and the SET NX.
+        const landed = await freshIn();
+        if (landed) {
+          void this.l2!.releaseLease(lease.key, lease.token);
+        }
+        return landed;
       }
     }
     return null;

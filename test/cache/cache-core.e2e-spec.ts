@@ -267,6 +267,49 @@ describe('cache engine on a real Redis', () => {
     expect(loads).toBe(1);
   });
 
+  it('with a lease, a waiter loads as soon as the holder lets go without a value, not when the lease lapses', async () => {
+    const key = cacheKey('stampede', 'lease-nothing');
+    const policy = { ttl: '1m', lease: '10s' } as const;
+    let loads = 0;
+    // The holder's result is not cacheable (null without cacheNull), so nothing lands for the waiter to read.
+    const holder = a.getOrSet(key, async () => {
+      loads++;
+      await sleep(50);
+      return null;
+    }, policy);
+    await sleep(10);
+    const started = Date.now();
+    const waited = await b.getOrSet(key, async () => {
+      loads++;
+      return 'loaded by the waiter';
+    }, policy);
+    const tookMs = Date.now() - started;
+    await holder;
+    expect(waited).toBe('loaded by the waiter');
+    expect(loads).toBe(2);
+    // It used to poll until the 10 s lease ran out.
+    expect(tookMs).toBeLessThan(3_000);
+  });
+
+  it('with a lease, a waiter takes the value the holder stored, and the holder lets go only after storing it', async () => {
+    const key = cacheKey('stampede', 'lease-value');
+    const policy = { ttl: '1m', lease: '10s' } as const;
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      await sleep(80);
+      return `value ${loads}`;
+    };
+    const results = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        await sleep(i * 7);
+        return (i % 2 ? a : b).getOrSet(key, loader, policy);
+      }),
+    );
+    expect(new Set(results)).toEqual(new Set(['value 1']));
+    expect(loads).toBe(1);
+  });
+
   it('serves a stale entry in grace at once while one refresh runs', async () => {
     const key = cacheKey('grace', 1);
     let version = 1;
