@@ -386,13 +386,22 @@ export class CacheService implements OnApplicationShutdown {
     }
     if (missing.length > 0) {
       missing.forEach((i) => this.metrics.get(keys[i].namespace, 'none', 'miss'));
+      // As in getOrSet: the tags known before the load are stamped before it, so a write that bumps one while
+      // the batch loads leaves Redis ahead of the stamps, even if this instance hears of it only after storing.
+      const hardMs = policy.hardTimeout !== undefined ? toMs(policy.hardTimeout) : this.options.hardTimeoutMs;
+      const before = new Map(missing.map((i) => [keys[i].namespace, tagsBeforeLoad(policy, keys[i].namespace)]));
+      const stamped = await this.stampTags([...new Set([...before.values()].flat())], this.longestLifetime(policy) + hardMs, budget);
       const started = performance.now();
       const loaded = await loadMissing(missing);
-      this.metrics.load(keys[missing[0]].namespace, (performance.now() - started) / 1000, true);
+      const took = performance.now() - started;
+      this.metrics.load(keys[missing[0]].namespace, took / 1000, true);
       await Promise.all(
         missing.map(async (i, j) => {
+          const ns = keys[i].namespace;
           const own = itemTags ? { ...policy, tags: tagsWith(policy, (value) => itemTags(value as T, i)) } : policy;
-          const env = await this.store(keys[i].namespace, full[i], loaded[j], own, since, budget);
+          // A load that outlasted the hard timeout may outlive those tag keys: its stamps are taken again.
+          const early = took <= hardMs ? stamped.filter(([tag]) => before.get(ns)!.includes(tag)) : undefined;
+          const env = await this.store(ns, full[i], loaded[j], own, since, budget, false, early);
           out[i] = env ? (env.value as T) : loaded[j];
         }),
       );

@@ -90,21 +90,23 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
   });
 
   it.each([
-    ['fixed tags', { ttl: '1m', tags: ['chaos:row'] }],
+    ['fixed tags', 'getOrSet', { ttl: '1m', tags: ['chaos:row'] }],
     // What @Cacheable's `argTags` becomes: known from the arguments, beside tags only the value gives.
-    ['tags known before the value (tagsBefore)', { ttl: '1m', tagsBefore: ['chaos:row'], tags: (v: unknown) => [`chaos:of:${String(v)}`] }],
-  ] as const)('stamps an entry with the tag versions from before its load (%s): a write during the load invalidates it everywhere', async (name, policy) => {
+    ['tags known before the value (tagsBefore)', 'getOrSet', { ttl: '1m', tagsBefore: ['chaos:row'], tags: (v: unknown) => [`chaos:of:${String(v)}`] }],
+    ['fixed tags, batch', 'getMany', { ttl: '1m', tags: ['chaos:row'] }],
+  ] as const)('stamps an entry with the tag versions from before its load (%s): a write during the load invalidates it everywhere', async (name, api, policy) => {
     // This instance hears of the other's invalidation only long after it stored what it loaded.
     chaos.settings.busDelayMs = LONG_MS;
     const key = cacheKey('chaos', 'stamped-early', name.length);
     let row = 'old';
     let written!: () => void;
     const write = new Promise<void>((resolve) => (written = resolve));
-    const loading = cache.getOrSet(key, async () => {
+    const load = async () => {
       const value = row; // read before the write…
       await write; // …returned after it, and after its invalidation reached Redis
       return value;
-    }, policy);
+    };
+    const loading = api === 'getOrSet' ? cache.getOrSet(key, load, policy) : cache.getMany([key], async () => [await load()], policy).then(([v]) => v);
     await sleep(20);
     row = 'new';
     await other.invalidateTags(['chaos:row']);
