@@ -2,11 +2,17 @@ import { execFileSync } from 'node:child_process';
 
 /**
  * Where the benchmark process and its redis-server ran. Unpinned, the scheduler moves them between the 2 vCPUs as it
- * likes, and a loopback round trip is bimodal: a hand-off on one core (~35 µs) or a wake-up across cores (~95 µs),
- * so a Redis row's median depends on which mode the scheduler happened to pick during its slices.
+ * likes, and a loopback round trip is bimodal: a hand-off on one core (raw GET ~25 µs) or a wake-up across cores
+ * (~100 µs), so a Redis row's median depends on which the scheduler happened to pick during its slices (medians of
+ * the same case went 1.4-3.9× apart between unpinned runs, ~1.2-1.6× pinned).
  */
 export interface Pinning {
-  /** `split`: one CPU each (as a Redis on another host would be); `same`: both on one CPU; `none`: not pinned. */
+  /**
+   * `split` (default): one CPU each, as with a Redis on another host: the round trip is a wake-up across cores, and
+   * Redis works while the client does. `same`: both on one CPU; steadier still, but every µs either side spends per
+   * op is then paid in turn, which no deployment does (our SET + PUBLISH came out 2.7× BentoCache's SET, 1.3× split).
+   * `none`: not pinned.
+   */
   mode: PinMode;
   /** CPU of the node process running the cases (all its threads), null when not pinned. */
   benchCpu: number | null;
@@ -45,7 +51,12 @@ function pin(pid: number, cpu: number): void {
  * taskset, fewer than 2 CPUs, or taskset refuses.
  */
 export function pinBenchmark(redisPid: number | undefined, mode: PinMode = 'split'): Pinning {
-  const none = (why: string): Pinning => ({ mode: 'none', benchCpu: null, redisCpu: null, note: `not pinned: ${why}` });
+  const none = (why: string): Pinning => ({
+    mode: 'none',
+    benchCpu: null,
+    redisCpu: null,
+    note: `not pinned: ${why}`,
+  });
   if (mode === 'none') {
     return none('--pin none');
   }
