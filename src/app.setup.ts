@@ -13,6 +13,7 @@ import { AppModule } from './app.module';
 import { ApiError } from './common/errors/api-error';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { clientErrorHandler, frameworkErrors } from './common/errors/framework-errors';
+import { corsHook } from './common/http/cors';
 import { createValidationPipe } from './common/errors/validation';
 import { appConfig, LoggingConfig, StorageConfig } from './config';
 import { ResponseReplay } from './http-cache/response-replay';
@@ -103,7 +104,7 @@ function unacceptable(body: unknown): { field: string; message: string } | null 
  * adapter, body limits, multipart, validation and error shape.
  */
 export async function createApp(options: { logger?: false } = {}): Promise<NestFastifyApplication> {
-  const { bodyLimitBytes, trustProxy } = appConfig();
+  const { bodyLimitBytes, trustProxy, corsOrigins } = appConfig();
   // Request ids come from a well-formed X-Request-Id, else are new UUIDs; the logs and the response carry them.
   // Requests refused before routing (an undecodable URL, malformed HTTP) answer in the app's error shape too.
   const adapter = new FastifyAdapter({
@@ -113,7 +114,11 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
     frameworkErrors,
     clientErrorHandler,
   });
-  // Replayed cache hits are answered in the first onRequest hook, ahead of the middleware Nest registers later.
+  if (corsOrigins.length > 0) {
+    // First of all: replayed answers and errors carry the CORS headers too.
+    adapter.getInstance().addHook('onRequest', corsHook(corsOrigins));
+  }
+  // Replayed cache hits are answered in the next onRequest hook, ahead of the middleware Nest registers later.
   const early: { replay?: ResponseReplay } = {};
   adapter.getInstance().addHook('onRequest', (request, reply, done) =>
     early.replay ? early.replay.onRequest(request, reply, done) : done(),

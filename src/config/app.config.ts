@@ -33,6 +33,16 @@ class AppEnv {
   })
   TRUST_PROXY = 'false';
 
+  /**
+   * Origins of web frontends allowed to call the API from a browser (CORS), comma-separated, each exactly as the
+   * browser sends it: `https://cards.example.com,http://localhost:5173`. Empty (the default): no CORS headers,
+   * for a frontend served from the same origin (an ingress routing `/api` here).
+   */
+  @Matches(/^(|https?:\/\/[^/\s,]+(\s*,\s*https?:\/\/[^/\s,]+)*)$/, {
+    message: 'CORS_ORIGINS must be a comma-separated list of origins such as https://cards.example.com (no path)',
+  })
+  CORS_ORIGINS = '';
+
   /** Public base URL of this service, used to build callback URLs handed to the image generator. */
   @IsUrl({ require_tld: false })
   PUBLIC_BASE_URL = 'http://localhost:3000';
@@ -48,6 +58,9 @@ export const appConfig = registerAs('app', () => {
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     trustProxy: trustProxy(env.TRUST_PROXY),
     publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/+$/, ''),
+    corsOrigins: env.CORS_ORIGINS.split(',')
+      .map((origin) => origin.trim().toLowerCase())
+      .filter((origin) => origin !== ''),
   };
 });
 export type AppConfig = ReturnType<typeof appConfig>;

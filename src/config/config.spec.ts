@@ -29,6 +29,17 @@ describe('configuration', () => {
     expect(() => databaseConfig()).toThrow(/DATABASE_URL/);
   });
 
+  it('reads CORS_ORIGINS as exact origins, and refuses anything with a path, a wildcard or another scheme', () => {
+    withEnv({ CORS_ORIGINS: undefined });
+    expect(appConfig().corsOrigins).toEqual([]);
+    withEnv({ CORS_ORIGINS: 'https://Cards.example.com, http://localhost:5173' });
+    expect(appConfig().corsOrigins).toEqual(['https://cards.example.com', 'http://localhost:5173']);
+    for (const bad of ['https://cards.example.com/', 'https://cards.example.com/app', '*', 'cards.example.com', 'ftp://x', 'https://a.com,,https://b.com']) {
+      withEnv({ CORS_ORIGINS: bad });
+      expect(() => appConfig()).toThrow(/CORS_ORIGINS/);
+    }
+  });
+
   it('refuses the development secrets in production', () => {
     withEnv({ NODE_ENV: 'production', JWT_SECRET: undefined });
     expect(() => authConfig()).toThrow(/JWT_SECRET: must be set to a real secret/);

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CacheSource, Envelope, ReadFreshness } from '../cache';
+import { addVary } from '../common/http/cors';
 
 const X_CACHE: Record<CacheSource, string> = {
   l1: 'HIT-L1',
@@ -30,7 +31,7 @@ export function sendCached(
 ): Buffer | undefined {
   const etag = `"${envelope.header.h}"`;
   void reply.header('ETag', etag);
-  void reply.header('Vary', 'Authorization');
+  addVary(reply, 'Authorization');
   void reply.header('X-Cache', X_CACHE[source]);
   const { f, s } = envelope.header;
   const good = freshness ?? { freshUntil: f, staleUntil: s, stale: source === 'stale' };

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Observable } from 'rxjs';
 import { map } from 'rxjs/operators';
 import { CacheContext, CacheResult } from '../cache';
+import { addVary } from '../common/http/cors';
 import { sendCached } from './cached-response';
 import { REPLAY_FROM_CACHE, ReplayOptions } from './replay-from-cache.decorator';
 import { ResponseReplay } from './response-replay';
@@ -56,13 +57,13 @@ export class HttpCacheInterceptor implements NestInterceptor {
       // it. Nothing downstream may keep it, unless the handler said otherwise.
       if ((request.method === 'GET' || request.method === 'HEAD') && !reply.hasHeader('cache-control')) {
         void reply.header('Cache-Control', 'no-store');
-        void reply.header('Vary', 'Authorization');
+        addVary(reply, 'Authorization');
       }
       return body;
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       void reply.header('ETag', `"${envelope.header.h}"`);
-      void reply.header('Vary', 'Authorization');
+      addVary(reply, 'Authorization');
       void reply.header('Cache-Control', 'no-store');
       return body;
     }

@@ -1,0 +1,44 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+const ALLOW_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE';
+const ALLOW_HEADERS = 'Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id';
+/** What a frontend reads beyond the CORS-safelisted headers: the validator, the cache verdict, the request id. */
+const EXPOSE_HEADERS = 'ETag, X-Cache, X-Request-Id, Retry-After';
+/** How long a browser may reuse a preflight answer. */
+const PREFLIGHT_MAX_AGE_S = '600';
+
+/** Adds `field` to the response's `Vary` header instead of replacing what an earlier step put there. */
+export function addVary(reply: FastifyReply, field: string): void {
+  const current = reply.getHeader('vary');
+  void reply.header('Vary', typeof current === 'string' && current !== '' ? `${current}, ${field}` : field);
+}
+
+/**
+ * CORS for the frontends in CORS_ORIGINS, as the first `onRequest` hook: ahead of the replay of cached answers
+ * (which skips everything after it) and of errors, so every answer a browser gets says whether its origin may
+ * read it. Every answer varies by `Origin` then, since it carries the allowed origin or nothing: a shared cache
+ * must not hand one origin's answer to another. A preflight from an allowed origin is answered here (204).
+ */
+export function corsHook(origins: readonly string[]) {
+  const allowed = new Set(origins);
+  return (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    addVary(reply, 'Origin');
+    const origin = request.headers.origin;
+    if (origin === undefined || !allowed.has(origin)) {
+      done();
+      return;
+    }
+    void reply.header('Access-Control-Allow-Origin', origin);
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
+      void reply
+        .code(204)
+        .header('Access-Control-Allow-Methods', ALLOW_METHODS)
+        .header('Access-Control-Allow-Headers', ALLOW_HEADERS)
+        .header('Access-Control-Max-Age', PREFLIGHT_MAX_AGE_S)
+        .send();
+      return;
+    }
+    void reply.header('Access-Control-Expose-Headers', EXPOSE_HEADERS);
+    done();
+  };
+}
