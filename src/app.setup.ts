@@ -104,7 +104,7 @@ function unacceptable(body: unknown): { field: string; message: string } | null 
  * adapter, body limits, multipart, validation and error shape.
  */
 export async function createApp(options: { logger?: false } = {}): Promise<NestFastifyApplication> {
-  const { bodyLimitBytes, trustProxy, corsOrigins } = appConfig();
+  const { bodyLimitBytes, trustProxy, corsOrigins, requestTimeoutMs } = appConfig();
   // Request ids come from a well-formed X-Request-Id, else are new UUIDs; the logs and the response carry them.
   // Requests refused before routing (an undecodable URL, malformed HTTP) answer in the app's error shape too.
   const adapter = new FastifyAdapter({
@@ -113,6 +113,14 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
     genReqId: requestId,
     frameworkErrors,
     clientErrorHandler,
+    // A request not received in time is a 408 (clientErrorHandler). Given to Node's server when it is created:
+    // Fastify's own `requestTimeout` is only assigned afterwards, and Node 20 never fires it then. Node checks
+    // every 30 s by default, so a shorter limit is checked more often.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      requestTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(requestTimeoutMs / 4))),
+    },
   });
   if (corsOrigins.length > 0) {
     // First of all: replayed answers and errors carry the CORS headers too.

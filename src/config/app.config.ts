@@ -23,6 +23,18 @@ class AppEnv {
   BODY_LIMIT_BYTES = 1_048_576;
 
   /**
+   * How long a client may take to send a whole request (headers and body), in ms; then it gets a 408 and the
+   * connection is closed. Fastify turns Node's limit off (0), so a body that never arrives (a Content-Length
+   * larger than what is sent, a client trickling bytes) held its connection for good. Two minutes lets a 10 MB
+   * upload through at ~700 kbit/s.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  REQUEST_TIMEOUT_MS = 120_000;
+
+  /**
    * Which proxies in front of the service are trusted to say who the client is (X-Forwarded-For): `false` (none:
    * the peer address is the client), a number of hops (`1` behind one ingress), or a comma-separated list of
    * proxy addresses/CIDRs. Never `true` on a server clients can reach directly: anyone could then claim any
@@ -56,6 +68,7 @@ export const appConfig = registerAs('app', () => {
     port: env.PORT,
     host: env.HOST,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     trustProxy: trustProxy(env.TRUST_PROXY),
     publicBaseUrl: env.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     corsOrigins: env.CORS_ORIGINS.split(',')
