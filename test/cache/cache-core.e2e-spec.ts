@@ -99,6 +99,17 @@ describe('cache engine on a real Redis', () => {
     }
   });
 
+  /** After an invalidation: `b` (once the bus told it) and a new instance with no L1 load and read `row`. */
+  async function readsEverywhere(key: CacheKey, row: string, policy: CachePolicy): Promise<void> {
+    await eventually(async () => (await b.getOrSet(key, async () => row, policy)) === row, 1_000);
+    const c = cacheInstance(redis.url, { l1MaxBytes: 0 });
+    try {
+      expect(await c.getOrSet(key, async () => row, policy)).toBe(row);
+    } finally {
+      await c.onApplicationShutdown();
+    }
+  }
+
   it('a tag key that expired and started again from 0 still invalidates, on every instance', async () => {
     const tag = 'reborn:1';
     const key = cacheKey('reborn', 1);
@@ -118,13 +129,7 @@ describe('cache engine on a real Redis', () => {
     await a.invalidateTags([tag]);
     expect(Number(await raw.hget(`${a.options.keyPrefix}:tag:${tag.replace(':', '%3A')}`, 'v'))).toBeGreaterThan(3);
     raw.disconnect();
-    await eventually(async () => (await b.getOrSet(key, async () => row, policy)) === 'new', 1_000);
-    const c = cacheInstance(redis.url, { l1MaxBytes: 0 });
-    try {
-      expect(await c.getOrSet(key, async () => row, policy)).toBe('new');
-    } finally {
-      await c.onApplicationShutdown();
-    }
+    await readsEverywhere(key, row, policy);
   });
 
   it('a tag key lost while entries stamped with it live (evicted under maxmemory) still invalidates them', async () => {
@@ -146,13 +151,7 @@ describe('cache engine on a real Redis', () => {
     await a.invalidateTags([tag]);
     raw.disconnect();
     expect(await a.getOrSet(key, async () => row, policy)).toBe('new');
-    await eventually(async () => (await b.getOrSet(key, async () => row, policy)) === 'new', 1_000);
-    const c = cacheInstance(redis.url, { l1MaxBytes: 0 });
-    try {
-      expect(await c.getOrSet(key, async () => row, policy)).toBe('new');
-    } finally {
-      await c.onApplicationShutdown();
-    }
+    await readsEverywhere(key, row, policy);
   });
 
   it('expires entries after their TTL', async () => {
