@@ -688,6 +688,7 @@ export class CacheService implements OnApplicationShutdown {
         // The holder may have stored and let go between the read and the SET NX.
         const landed = await freshIn();
         if (landed) {
+          lease.acquired = false;
           void this.l2!.releaseLease(lease.key, lease.token);
         }
         return landed;
