@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { CacheModuleOptions, ResolvedCacheOptions } from './cache.options';
 import { MODULE_OPTIONS_TOKEN } from './cache.module-definition';
 import {
+  BatchItemTags,
   CacheKey,
   CacheLoadTimeoutError,
   CachePolicy,
@@ -339,13 +340,14 @@ export class CacheService implements OnApplicationShutdown {
    * Many keys at once: L1 first, then one MGET (slot-grouped on a cluster) for the rest, and one call of
    * `loadMissing` for what is still missing; each loaded value is stored under its own key. `loadMissing` gets
    * the indexes (into `keys`) it must load and returns values in that order. Tags that differ per item come from
-   * `itemTags` (value, index into `keys`), on top of `policy.tags`.
+   * `items` (by index into `keys`), on top of the policy's: `tagsBefore` (known before the load, stamped before it)
+   * and `tags` (of the loaded value, stamped after it).
    */
   async getMany<T>(
     keys: readonly CacheKey[],
     loadMissing: (indexes: number[]) => Promise<readonly (T | null | undefined)[]>,
     policy: CachePolicy = {},
-    itemTags?: (value: T, index: number) => readonly string[],
+    items: BatchItemTags<T> = {},
   ): Promise<(T | null | undefined)[]> {
     const now = Date.now();
     const since = this.clock.now();
@@ -389,7 +391,8 @@ export class CacheService implements OnApplicationShutdown {
       // As in getOrSet: the tags known before the load are stamped before it, so a write that bumps one while
       // the batch loads leaves Redis ahead of the stamps, even if this instance hears of it only after storing.
       const hardMs = policy.hardTimeout !== undefined ? toMs(policy.hardTimeout) : this.options.hardTimeoutMs;
-      const before = new Map(missing.map((i) => [keys[i].namespace, tagsBeforeLoad(policy, keys[i].namespace)]));
+      const own = new Map(missing.map((i) => [i, itemPolicy(policy, items, i)]));
+      const before = new Map(missing.map((i) => [i, tagsBeforeLoad(own.get(i)!, keys[i].namespace)]));
       const stamped = await this.stampTags([...new Set([...before.values()].flat())], this.longestLifetime(policy) + hardMs, budget);
       const started = performance.now();
       const loaded = await loadMissing(missing);
@@ -398,10 +401,9 @@ export class CacheService implements OnApplicationShutdown {
       await Promise.all(
         missing.map(async (i, j) => {
           const ns = keys[i].namespace;
-          const own = itemTags ? { ...policy, tags: tagsWith(policy, (value) => itemTags(value as T, i)) } : policy;
           // A load that outlasted the hard timeout may outlive those tag keys: its stamps are taken again.
-          const early = took <= hardMs ? stamped.filter(([tag]) => before.get(ns)!.includes(tag)) : undefined;
-          const env = await this.store(ns, full[i], loaded[j], own, since, budget, false, early);
+          const early = took <= hardMs ? stamped.filter(([tag]) => before.get(i)!.includes(tag)) : undefined;
+          const env = await this.store(ns, full[i], loaded[j], own.get(i)!, since, budget, false, early);
           out[i] = env ? (env.value as T) : loaded[j];
         }),
       );
@@ -977,10 +979,18 @@ function entryTags(policy: CachePolicy, ns: string, value: unknown): string[] {
   return [...new Set([...(policy.tagsBefore ?? []), ...own, namespaceTag(ns)])];
 }
 
-/** The policy's tags and those of one item, as one tags function. */
-function tagsWith(policy: CachePolicy, more: (value: unknown) => readonly string[]): (value: unknown) => readonly string[] {
-  const { tags } = policy;
-  return (value) => [...(typeof tags === 'function' ? tags(value) : (tags ?? [])), ...more(value)];
+/** The policy of one item of a batch: the batch's tags, plus the item's own. */
+function itemPolicy<T>(policy: CachePolicy, items: BatchItemTags<T>, index: number): CachePolicy {
+  const { tags, tagsBefore } = items;
+  if (!tags && !tagsBefore) {
+    return policy;
+  }
+  const common = policy.tags;
+  return {
+    ...policy,
+    tagsBefore: tagsBefore ? [...(policy.tagsBefore ?? []), ...tagsBefore(index)] : policy.tagsBefore,
+    tags: tags ? (value) => [...(typeof common === 'function' ? common(value) : (common ?? [])), ...tags(value as T, index)] : common,
+  };
 }
 
 /** A GET in flight (see readL2): when it was sent, by the invalidation clock, and its answer. */

@@ -50,6 +50,14 @@ export interface CachePolicy {
   jitter?: number;
 }
 
+/** Tags of one item of a `getMany` batch, by its index into the keys, on top of the batch policy's own. */
+export interface BatchItemTags<T> {
+  /** Known before the load (from the item's id): stamped before it, like `CachePolicy.tagsBefore`. */
+  tagsBefore?: (index: number) => readonly string[];
+  /** Of the loaded value: stamped after the load. */
+  tags?: (value: T, index: number) => readonly string[];
+}
+
 export type CacheSource = 'l1' | 'l2' | 'miss' | 'stale';
 
 /** A value with where it came from, and its envelope (bytes, content hash, times) when it is cached. */

@@ -109,12 +109,15 @@ export function createCachedMethod(cache: CacheService, where: string, original:
     method = async function (this: unknown, ids: readonly unknown[], ...rest: unknown[]) {
       const args = [ids, ...rest];
       const keys = ids.map((id) => cacheKey(policy.namespace, ...scopedParts(policy, policy.key(id, ...rest), args, where)));
-      const tags = policy.tags;
+      const { tags, argTags } = policy;
       return cache.getMany(
         keys,
         (indexes) => original.apply(this, [indexes.map((i) => ids[i]), ...rest]),
         { ...policy, tags: typeof tags === 'function' ? undefined : tags },
-        typeof tags === 'function' ? (value, i) => tags(value, ids[i], ...rest) : undefined,
+        {
+          tags: typeof tags === 'function' ? (value, i) => tags(value, ids[i], ...rest) : undefined,
+          tagsBefore: argTags ? (i) => argTags(ids[i], ...rest) : undefined,
+        },
       );
     };
   }

@@ -89,12 +89,15 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
     await expect(cache.invalidateTags(['anything'])).resolves.toBeUndefined();
   });
 
+  const ofValue = (v: unknown) => [`chaos:of:${String(v)}`];
   it.each([
-    ['fixed tags', 'getOrSet', { ttl: '1m', tags: ['chaos:row'] }],
+    ['fixed tags', 'getOrSet', { ttl: '1m', tags: ['chaos:row'] }, {}],
     // What @Cacheable's `argTags` becomes: known from the arguments, beside tags only the value gives.
-    ['tags known before the value (tagsBefore)', 'getOrSet', { ttl: '1m', tagsBefore: ['chaos:row'], tags: (v: unknown) => [`chaos:of:${String(v)}`] }],
-    ['fixed tags, batch', 'getMany', { ttl: '1m', tags: ['chaos:row'] }],
-  ] as const)('stamps an entry with the tag versions from before its load (%s): a write during the load invalidates it everywhere', async (name, api, policy) => {
+    ['tags known before the value (tagsBefore)', 'getOrSet', { ttl: '1m', tagsBefore: ['chaos:row'], tags: ofValue }, {}],
+    ['fixed tags, batch', 'getMany', { ttl: '1m', tags: ['chaos:row'] }, {}],
+    // What @CacheableBatch's `argTags` becomes: each item's tags from its id, beside tags only its value gives.
+    ['tags of an item known before its value, batch', 'getMany', { ttl: '1m' }, { tagsBefore: () => ['chaos:row'], tags: ofValue }],
+  ] as const)('stamps an entry with the tag versions from before its load (%s): a write during the load invalidates it everywhere', async (name, api, policy, items) => {
     // This instance hears of the other's invalidation only long after it stored what it loaded.
     chaos.settings.busDelayMs = LONG_MS;
     const key = cacheKey('chaos', 'stamped-early', name.length);
@@ -106,13 +109,14 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
       await write; // …returned after it, and after its invalidation reached Redis
       return value;
     };
-    const loading = api === 'getOrSet' ? cache.getOrSet(key, load, policy) : cache.getMany([key], async () => [await load()], policy).then(([v]) => v);
+    const loading =
+      api === 'getOrSet' ? cache.getOrSet(key, load, policy) : cache.getMany([key], async () => [await load()], policy, items).then(([v]) => v);
     await sleep(20);
     row = 'new';
     await other.invalidateTags(['chaos:row']);
     written();
     expect(await loading).toBe('old');
-    expect(await other.getOrSet(key, async () => row, policy)).toBe('new');
+    expect(await other.getOrSet(key, async () => row, { ttl: '1m' })).toBe('new');
   });
 
   it('pays for Redis trouble once a call: after its first failed command, the rest of the call skips Redis', async () => {

@@ -79,6 +79,11 @@ class ItemsService {
     this.db.reads += ids.length;
     return ids.map((id) => this.db.rows.get(id) ?? null);
   }
+
+  @CacheableBatch({ namespace: 'batch-by-id', scope: 'public', key: (id: string) => [id], ttl: '1m', argTags: (id: string) => [`item:${id}`] })
+  async manyById(ids: readonly string[]): Promise<(Item | null)[]> {
+    return this.many(ids);
+  }
 }
 
 @Injectable({ scope: Scope.REQUEST })
@@ -193,6 +198,23 @@ describe('cache decorators in a Nest application', () => {
     await cache.invalidateTags(['item:q']);
     expect(await service.many(['p', 'q'])).toEqual([{ id: 'p', name: 'p' }, { id: 'q', name: 'renamed' }]);
     expect(db.reads).toBe(5);
+  });
+
+  it('gives a batch item the tags of its id before the load (argTags), so they are stamped before it', async () => {
+    ['t', 'u'].forEach((id) => db.rows.set(id, { id, name: id }));
+    const getMany = jest.spyOn(cache, 'getMany');
+    try {
+      expect(await service.manyById(['t', 'u'])).toEqual([{ id: 't', name: 't' }, { id: 'u', name: 'u' }]);
+      const [, , , items] = getMany.mock.calls[0];
+      expect([items?.tagsBefore?.(0), items?.tagsBefore?.(1), items?.tags]).toEqual([['item:t'], ['item:u'], undefined]);
+    } finally {
+      getMany.mockRestore();
+    }
+    db.rows.set('u', { id: 'u', name: 'renamed' });
+    await cache.invalidateTags(['item:u']);
+    const reads = db.reads;
+    expect(await service.manyById(['t', 'u'])).toEqual([{ id: 't', name: 't' }, { id: 'u', name: 'renamed' }]);
+    expect(db.reads - reads).toBe(1);
   });
 
   it('keeps the method’s name and metadata (route, guards) on the wrapper', () => {

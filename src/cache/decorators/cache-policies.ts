@@ -63,5 +63,11 @@ export type CacheableBatchPolicy<I, Rest extends unknown[], R> = BasePolicy &
     namespace: string;
     /** Key parts of one item. */
     key: (id: I, ...rest: Rest) => readonly KeyPart[];
+    /** Tags, fixed or of one item's result and id. A function's tags are stamped only after the load (see `argTags`). */
     tags?: readonly string[] | ((result: R, id: I, ...rest: Rest) => readonly string[]);
+    /**
+     * Tags of one item from its id alone, stamped before the method runs, as `@Cacheable`'s `argTags`: a write on
+     * any instance while the batch loads invalidates what the load returns for that item, everywhere.
+     */
+    argTags?: (id: I, ...rest: Rest) => readonly string[];
   };
