@@ -184,7 +184,7 @@ export class CacheService implements OnApplicationShutdown {
     this.clock.keysInvalidated([full]);
     // Other instances may hold the previous value in L1: they drop it and read the new one from Redis. The
     // message leaves in the same flush as the SET (one connection, so Redis runs it after the SET).
-    const envelope = await this.store(key.namespace, full, value, policy, this.clock.now(), newBudget(), true);
+    const envelope = await this.store(key.namespace, full, value, policy, newBudget(), { since: this.clock.now(), publish: true });
     if (!envelope) {
       // Not cacheable (null without cacheNull, `unless`): the previous value must not outlive this write either.
       await this.delete([key]);
@@ -403,7 +403,7 @@ export class CacheService implements OnApplicationShutdown {
           const ns = keys[i].namespace;
           // A load that outlasted the hard timeout may outlive those tag keys: its stamps are taken again.
           const early = took <= hardMs ? stamped.filter(([tag]) => before.get(i)!.includes(tag)) : undefined;
-          const env = await this.store(ns, full[i], loaded[j], own.get(i)!, since, budget, false, early);
+          const env = await this.store(ns, full[i], loaded[j], own.get(i)!, budget, { since, early, loadedSince: started });
           out[i] = env ? (env.value as T) : loaded[j];
         }),
       );
@@ -647,7 +647,7 @@ export class CacheService implements OnApplicationShutdown {
       const took = performance.now() - started;
       this.metrics.load(ns, took / 1000, true);
       // A load that outlasted the hard timeout may outlive those tag keys: its stamps are taken again.
-      const envelope = await this.store(ns, key, value, policy, since, budget, false, took <= hardMs ? early : undefined);
+      const envelope = await this.store(ns, key, value, policy, budget, { since, early: took <= hardMs ? early : undefined, loadedSince: started });
       return { value: envelope ? (envelope.value as T) : value, source: 'miss', envelope };
     } finally {
       // After the store (same connection, so Redis has the value before the lease goes): a waiter that finds the
@@ -699,16 +699,8 @@ export class CacheService implements OnApplicationShutdown {
     return null;
   }
 
-  private async store(
-    ns: string,
-    key: string,
-    value: unknown,
-    policy: CachePolicy,
-    since: number,
-    budget: CallBudget = newBudget(),
-    publish = false,
-    early?: TagStamp[],
-  ): Promise<Envelope | null> {
+  private async store(ns: string, key: string, value: unknown, policy: CachePolicy, budget: CallBudget, how: StoreHow): Promise<Envelope | null> {
+    const { since, publish = false, early, loadedSince } = how;
     // Ops queued from here on are later than this write (see `supersede`).
     const queuedBefore = this.queued;
     if (value === undefined || (value === null && !policy.cacheNull) || policy.unless?.(value)) {
@@ -724,12 +716,13 @@ export class CacheService implements OnApplicationShutdown {
     const lifetimeMs = Math.min(ttlMs + graceMs, this.options.maxEntryLifetimeMs);
     const tags = entryTags(policy, ns, value);
     const later = early ? tags.filter((tag) => !early.some(([stamped]) => stamped === tag)) : tags;
-    const stamps = later.length > 0 ? [...(early ?? []), ...(await this.stampTags(later, lifetimeMs, budget))] : (early ?? []);
-    if (this.clock.changedSince(since, key, tags)) {
+    const lateStamps = later.length > 0 ? await this.stampTags(later, lifetimeMs, budget, loadedSince) : [];
+    if (lateStamps === null || this.clock.changedSince(since, key, tags)) {
       // Invalidated while loading: the value may predate the write. Serve it to this caller, cache nothing.
       return null;
     }
     const now = Date.now();
+    const stamps = [...(early ?? []), ...lateStamps];
     const env = Envelope.create(key, value, { createdAt: now, freshUntil: now + ttlMs, staleUntil: now + lifetimeMs }, stamps);
     if (policy.l1 !== false) {
       this.l1.set(key, env, now);
@@ -763,11 +756,14 @@ export class CacheService implements OnApplicationShutdown {
    * outlive the entry in Redis (from our own earlier stamp) are stamped without a round trip: a bump this instance
    * has not heard of yet leaves Redis ahead of the stamp, so readers see the entry as invalidated. Otherwise Redis
    * is asked (and keeps the tag keys alive): a tag key that had expired would restart at 0 and could never
-   * invalidate an entry stamped with a higher local version.
+   * invalidate an entry stamped with a higher local version. For tags stamped after a load (`loadedSince`), null
+   * when Redis shows a bump that may have come during it (see TagVersions.stamp).
    */
-  private async stampTags(tags: readonly string[], lifetimeMs: number, budget: CallBudget): Promise<TagStamp[]> {
+  private async stampTags(tags: readonly string[], lifetimeMs: number, budget: CallBudget): Promise<TagStamp[]>;
+  private async stampTags(tags: readonly string[], lifetimeMs: number, budget: CallBudget, loadedSince: number | undefined): Promise<TagStamp[] | null>;
+  private async stampTags(tags: readonly string[], lifetimeMs: number, budget: CallBudget, loadedSince?: number): Promise<TagStamp[] | null> {
     const local = this.l2 ? this.tags.localStamps(tags, Date.now(), lifetimeMs) : undefined;
-    return local?.alive ? local.stamps : this.tags.stamp(tags, lifetimeMs, budget);
+    return local?.alive ? local.stamps : this.tags.stamp(tags, lifetimeMs, budget, loadedSince);
   }
 
   /** The longest an entry stored under `policy` can live in Redis (TTL at the top of its jitter, plus grace). */
@@ -991,6 +987,18 @@ function itemPolicy<T>(policy: CachePolicy, items: BatchItemTags<T>, index: numb
     tagsBefore: tagsBefore ? [...(policy.tagsBefore ?? []), ...tagsBefore(index)] : policy.tagsBefore,
     tags: tags ? (value) => [...(typeof common === 'function' ? common(value) : (common ?? [])), ...tags(value as T, index)] : common,
   };
+}
+
+/** How `store` writes an entry. */
+interface StoreHow {
+  /** The invalidation clock when the value was read: an invalidation since then (heard here) stores nothing. */
+  since: number;
+  /** Tell other instances to drop their L1 copies (a write, `set`; a first store has nothing to replace). */
+  publish?: boolean;
+  /** Stamps of the tags known before the load, taken before it. */
+  early?: TagStamp[];
+  /** `performance.now()` when the load began: the tags stamped after it must not have moved since. */
+  loadedSince?: number;
 }
 
 /** A GET in flight (see readL2): when it was sent, by the invalidation clock, and its answer. */

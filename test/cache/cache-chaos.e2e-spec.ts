@@ -1,4 +1,4 @@
-import { CacheService, cacheKey } from '../../src/cache';
+import { CachePolicy, CacheService, cacheKey } from '../../src/cache';
 import { OwnRedis } from '../support/redis-server';
 import { Chaos } from './chaos';
 import { SLACK_MS, cacheInstance, eventually, sleep } from './support';
@@ -117,6 +117,56 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
     written();
     expect(await loading).toBe('old');
     expect(await other.getOrSet(key, async () => row, { ttl: '1m' })).toBe('new');
+  });
+
+  // A list page learns which characters it holds only from its result: those tags are stamped after the load.
+  // Read from Redis then, a tag this instance had not heard of (a new character) carries a bump that may have
+  // come during the load; stored with it, the old value would read as current everywhere. Found by a
+  // cross-instance fuzzer: a PATCH racing cold list loads left the old description in Redis for the page's TTL.
+  it.each([
+    ['getOrSet', 'unknown here'],
+    ['getOrSet', 'heard of on the bus'],
+    ['getMany', 'unknown here'],
+  ] as const)('does not store a value whose result tags were bumped during its load (%s, tag %s)', async (api, known) => {
+    const tag = `chaos:late:${api}:${known.length}`;
+    const key = cacheKey('chaos', 'late', api, known.length);
+    await other.invalidateTags([tag]);
+    // Heard of on the bus, a tag is known here, but not how long its key lives: the stamp after the load asks Redis.
+    await sleep(known === 'heard of on the bus' ? 50 : 0);
+    chaos.settings.busDelayMs = LONG_MS;
+    let row = 'old';
+    let written!: () => void;
+    const write = new Promise<void>((resolve) => (written = resolve));
+    const load = async () => {
+      const value = row;
+      await write;
+      return value;
+    };
+    const policy: CachePolicy = { ttl: '1m', tags: () => [tag] };
+    const loading =
+      api === 'getOrSet'
+        ? cache.getOrSet(key, load, policy)
+        : cache.getMany([key], async () => [await load()], { ttl: '1m' }, { tags: () => [tag] }).then(([v]) => v);
+    await sleep(20);
+    row = 'new';
+    await other.invalidateTags([tag]);
+    await sleep(5);
+    written();
+    expect(await loading).toBe('old');
+    expect(await other.getOrSet(key, async () => row, policy)).toBe('new');
+  });
+
+  it('still stores a value whose result tags were last bumped before its load', async () => {
+    const tag = 'chaos:late:before';
+    await other.invalidateTags([tag]);
+    await sleep(5);
+    const key = cacheKey('chaos', 'late-before');
+    expect(await cache.getOrSet(key, async () => 'v1', { ttl: '1m', tags: () => [tag] })).toBe('v1');
+    expect(await other.getOrSet(key, async () => 'not cached', { ttl: '1m' })).toBe('v1');
+    // A tag key the stamp itself creates was never bumped: no reason to refuse.
+    const fresh = cacheKey('chaos', 'late-new-tag');
+    expect(await cache.getOrSet(fresh, async () => 'v1', { ttl: '1m', tags: () => ['chaos:late:never-bumped'] })).toBe('v1');
+    expect(await other.getOrSet(fresh, async () => 'not cached', { ttl: '1m' })).toBe('v1');
   });
 
   it('pays for Redis trouble once a call: after its first failed command, the rest of the call skips Redis', async () => {

@@ -25,26 +25,38 @@ export type Maybe<T> = T | typeof UNAVAILABLE;
  * or later (TIME in a script that writes).
  */
 const CREATE_TAG = `
+local function micros()
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%06d', tonumber(t[2]))
+end
 local function create(key, incarnation)
   if redis.call('EXISTS', key) == 1 then
     redis.call('HSETNX', key, 'i', incarnation)
     return
   end
-  local t = redis.call('TIME')
-  local origin = t[1] .. string.format('%06d', tonumber(t[2]))
+  local origin = micros()
   redis.call('HSET', key, 'v', origin, 'h', origin, 'o', origin, 'i', incarnation)
 end`;
 
-/** Bumps a tag: `v` always; `h` (the last hard invalidation) too when ARGV[1] = 1. Keeps the key alive. */
+/**
+ * Bumps a tag: `v` always; `h` (the last hard invalidation) too when ARGV[1] = 1; `b`, when it happened (Redis'
+ * clock, µs: see STAMP_TAG). Keeps the key alive.
+ */
 const BUMP_TAG = `${CREATE_TAG}
 create(KEYS[1], ARGV[3])
 local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('HSET', KEYS[1], 'b', micros())
 if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'h', v) end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 local r = redis.call('HMGET', KEYS[1], 'h', 'i')
 return {v, tonumber(r[1] or '0'), r[2]}`;
 
-/** Reads a tag for an entry about to be written, and makes sure the tag outlives that entry. */
+/**
+ * Reads a tag for an entry about to be written, and makes sure the tag outlives that entry. Also returns when the
+ * tag was last bumped and what time it is, both by Redis' clock (µs, as strings): the caller tells from them,
+ * with its own measure of how long ago its load began, whether the bump may have come during the load. A key
+ * created here was never bumped (no `b`).
+ */
 const STAMP_TAG = `${CREATE_TAG}
 create(KEYS[1], ARGV[3])
 local pttl = redis.call('PTTL', KEYS[1])
@@ -52,8 +64,8 @@ if pttl < tonumber(ARGV[1]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   pttl = tonumber(ARGV[2])
 end
-local r = redis.call('HMGET', KEYS[1], 'v', 'h', 'i')
-return {tonumber(r[1] or '0'), tonumber(r[2] or '0'), pttl, r[3]}`;
+local r = redis.call('HMGET', KEYS[1], 'v', 'h', 'i', 'b')
+return {tonumber(r[1] or '0'), tonumber(r[2] or '0'), pttl, r[3], r[4], micros()}`;
 
 /** Deletes a lease only if it still holds our token. */
 const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
@@ -108,6 +120,14 @@ export interface TagState {
   h: number;
   /** The tag key's incarnation (unknown for keys written before incarnations, or without Redis). */
   i?: string;
+}
+
+/** A tag as a stamp finds it in Redis. */
+export interface StampedTag extends TagState {
+  /** How long the tag key lives yet (ms). */
+  ttl: number;
+  /** How long before the stamp the tag was last bumped (µs, Redis' clock); undefined if never (or not recorded). */
+  bumpedAgoUs?: number;
 }
 
 /** A new incarnation id, used only if the script creates the tag key. */
@@ -332,13 +352,15 @@ export class RedisTier {
   }
 
   /** Reads tags and keeps each alive for at least `lifetimeMs` (extending it to `extendMs`); `ttl` is what is left. */
-  stampTags(tagKeys: string[], lifetimeMs: number, extendMs: number, budget?: CallBudget): Promise<Maybe<(TagState & { ttl: number })[]>> {
+  stampTags(tagKeys: string[], lifetimeMs: number, extendMs: number, budget?: CallBudget): Promise<Maybe<StampedTag[]>> {
     return this.guard('EVALSHA', (c) =>
       Promise.all(
         tagKeys.map(async (k) => {
           const args = [String(Math.ceil(lifetimeMs)), String(Math.ceil(Math.max(lifetimeMs, extendMs))), incarnation()];
-          const [v, h, ttl, i] = (await scripts.stampTag.run(c, k, ...args)) as [number, number, number, string];
-          return { v, h, i, ttl: ttl < 0 ? Infinity : ttl };
+          const [v, h, ttl, i, bumped, now] = (await scripts.stampTag.run(c, k, ...args)) as [number, number, number, string, string | null, string];
+          // Both µs since the epoch (~2^51): exact in a double.
+          const bumpedAgoUs = bumped ? Number(now) - Number(bumped) : undefined;
+          return { v, h, i, ttl: ttl < 0 ? Infinity : ttl, bumpedAgoUs };
         }),
       ),
       budget,

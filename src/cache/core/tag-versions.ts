@@ -23,6 +23,13 @@ interface Unsettled {
   count: number;
 }
 
+/**
+ * Slack when telling whether a tag's bump came during a load (see `stamp`): 100 µs, plus 0.1 % of the load's
+ * duration for two clocks that may run at slightly different rates (NTP slews by up to 0.05 %).
+ */
+const BUMP_MARGIN_US = 100;
+const CLOCK_RATE_SLACK = 1.001;
+
 /** How often, at most, `prune` walks the known versions (or every `maxEntryLifetime`, if that is shorter). */
 const PRUNE_EVERY_MS = 60 * 60_000;
 
@@ -54,8 +61,18 @@ export class TagVersions {
     return `${this.options.keyPrefix}:tag:${encodeKeyPart(tag)}`;
   }
 
-  /** Versions to record in an entry about to be written; each tag is kept alive for at least `lifetimeMs`. */
-  async stamp(tags: readonly string[], lifetimeMs: number, budget?: CallBudget): Promise<TagStamp[]> {
+  /**
+   * Versions to record in an entry about to be written; each tag is kept alive for at least `lifetimeMs`.
+   *
+   * With `loadedSince` (a `performance.now()` taken when the value's load began), the tags are those only the
+   * value gave, stamped after its load: null when Redis shows a bump of one of them that may have come after
+   * that moment. Its version, stamped, would mark a value read before the write as current; and this instance
+   * may not have heard of the bump yet, so the invalidation clock cannot tell. "May have": Redis' clock says how
+   * long ago the bump was, this process' clock how long ago the load began, and only durations are compared.
+   */
+  async stamp(tags: readonly string[], lifetimeMs: number, budget?: CallBudget): Promise<TagStamp[]>;
+  async stamp(tags: readonly string[], lifetimeMs: number, budget: CallBudget | undefined, loadedSince: number | undefined): Promise<TagStamp[] | null>;
+  async stamp(tags: readonly string[], lifetimeMs: number, budget?: CallBudget, loadedSince?: number): Promise<TagStamp[] | null> {
     if (tags.length === 0) {
       return [];
     }
@@ -63,10 +80,18 @@ export class TagVersions {
     const states = this.l2
       ? await this.l2.stampTags(tags.map((t) => this.key(t)), lifetimeMs, this.options.maxEntryLifetimeMs, budget)
       : UNAVAILABLE;
-    return tags.map((tag, i) => {
-      const state = states === UNAVAILABLE ? this.usedState(tag, started) : this.learn(tag, states[i], started + states[i].ttl);
-      return [tag, state.v];
+    if (states === UNAVAILABLE) {
+      return tags.map((tag) => [tag, this.usedState(tag, started).v]);
+    }
+    // Measured after the answer, so at least as long as the load had run when Redis looked (plus a margin).
+    const loadAgoUs = loadedSince === undefined ? undefined : (performance.now() - loadedSince) * 1_000 * CLOCK_RATE_SLACK + BUMP_MARGIN_US;
+    let bumpedDuringLoad = false;
+    const stamps = tags.map((tag, i): TagStamp => {
+      const { bumpedAgoUs } = states[i];
+      bumpedDuringLoad ||= loadAgoUs !== undefined && bumpedAgoUs !== undefined && bumpedAgoUs <= loadAgoUs;
+      return [tag, this.learn(tag, states[i], started + states[i].ttl).v];
     });
+    return bumpedDuringLoad ? null : stamps;
   }
 
   /**
