@@ -135,3 +135,27 @@ describe('TagVersions.bump while Redis cannot be reached', () => {
     expect(await tags.assess([['unknown', 8]], Date.now())).toBe('fresh');
   });
 });
+
+describe('TagVersions.stamp after a load (loadedSince)', () => {
+  /** A tier whose stamps report a bump `bumpedAgoUs` before they ran (undefined: never bumped). */
+  const tierBumped = (bumpedAgoUs: number | undefined) =>
+    ({ stampTags: async (keys: string[]) => keys.map(() => ({ v: 7, h: 0, ttl: 60_000, bumpedAgoUs })) }) as unknown as RedisTier;
+  const loadStartedMsAgo = (ms: number) => performance.now() - ms;
+
+  it.each([
+    ['bumped after the load began', 20_000, null],
+    ['bumped within the margin of its start', 50_100, null],
+    ['bumped before the load began', 60_000, [['t', 7]]],
+    ['never bumped (the key was created by a stamp)', undefined, [['t', 7]]],
+  ] as const)('%s: %p µs ago, for a load begun 50 ms ago', async (_name, bumpedAgoUs, expected) => {
+    const tags = new TagVersions(options, tierBumped(bumpedAgoUs), () => true);
+    expect(await tags.stamp(['t'], 1_000, undefined, loadStartedMsAgo(50))).toEqual(expected);
+    // Learned either way: the next load stamps from what is known here.
+    expect(tags.localStamps(['t'], Date.now(), 1_000)?.stamps).toEqual([['t', 7]]);
+  });
+
+  it('does not ask when the stamp is not after a load', async () => {
+    const tags = new TagVersions(options, tierBumped(1), () => true);
+    expect(await tags.stamp(['t'], 1_000)).toEqual([['t', 7]]);
+  });
+});
