@@ -1,4 +1,5 @@
 import { createUser, tableCounts } from './support/fixtures';
+import { OwnRedis } from './support/redis-server';
 import { bootTestApp, TestApp } from './support/test-app';
 
 describe('auth', () => {
@@ -106,6 +107,7 @@ describe('login rate limit', () => {
     }
     const res = await t.http.post('/auth/login').send({ username: 'nobody_here', password: 'x' }).expect(429);
     expect(res.body).toMatchObject({ statusCode: 429, code: 'TOO_MANY_REQUESTS' });
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
   });
 
   /** Statuses of wrong logins, each claiming another client address in X-Forwarded-For. */
@@ -145,6 +147,54 @@ describe('login rate limit', () => {
       expect(statuses).toEqual([401, 401, 401, 429, 429]);
     } finally {
       await behindIngress.close();
+    }
+  });
+});
+
+describe('login rate limit with Redis (several instances)', () => {
+  let redis: OwnRedis;
+  const limited = { LOGIN_RATE_LIMIT: '3', LOGIN_RATE_WINDOW_MS: '60000' };
+
+  beforeAll(async () => {
+    redis = await OwnRedis.start();
+  });
+  afterAll(() => redis.stop());
+
+  const wrongLogin = (app: TestApp, i: number) => app.http.post('/auth/login').send({ username: 'nobody_anywhere', password: `guess-${i}` });
+
+  it('counts the attempts on every instance against one limit, and keeps no client address in Redis', async () => {
+    const a = await bootTestApp({ ...limited, REDIS_URL: redis.url });
+    const b = await bootTestApp({ ...limited, REDIS_URL: redis.url, DATABASE_URL: a.databaseUrl });
+    try {
+      const answers = [];
+      for (let i = 0; i < 6; i++) {
+        answers.push(await wrongLogin(i % 2 === 0 ? a : b, i));
+      }
+      // Per instance, each would have allowed 3: six attempts, all answered 401.
+      expect(answers.map((r) => r.status)).toEqual([401, 401, 401, 429, 429, 429]);
+      // The standard header, which a client (and the CORS configuration) knows.
+      expect(Number(answers[3].headers['retry-after'])).toBeGreaterThan(0);
+      const keys = await redis.client().keys('*%limit*');
+      expect(keys.length).toBeGreaterThan(0);
+      expect(keys.join(' ')).not.toMatch(/127\.0\.0\.1|::1|ffff/);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('counts on each instance while Redis is down, and a login never fails because of it', async () => {
+    const own = await OwnRedis.start();
+    const a = await bootTestApp({ ...limited, REDIS_URL: own.url });
+    try {
+      await own.kill();
+      const statuses = [];
+      for (let i = 0; i < 5; i++) {
+        statuses.push((await wrongLogin(a, i)).status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    } finally {
+      await a.close();
+      await own.stop();
     }
   });
 });

@@ -9,6 +9,7 @@ import { User } from '../users/entities/user.entity';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtAuthGuard } from './jwt-auth.guard';
+import { RateLimitStorageModule, RedisThrottlerStorage } from './redis-throttler.storage';
 
 @Module({
   imports: [
@@ -17,12 +18,15 @@ import { JwtAuthGuard } from './jwt-auth.guard';
       inject: [ConfigService],
       useFactory: (config: ConfigService) => ({ secret: config.getOrThrow<AuthConfig>('auth').jwtSecret }),
     }),
-    // Only the login route opts in to this throttler (see AuthController).
+    // Only the login route opts in to this throttler (see AuthController). Counted in Redis when there is one,
+    // so the limit holds across instances.
     ThrottlerModule.forRootAsync({
-      inject: [ConfigService],
-      useFactory: (config: ConfigService) => {
+      imports: [RateLimitStorageModule],
+      inject: [ConfigService, RedisThrottlerStorage],
+      useFactory: (config: ConfigService, storage: RedisThrottlerStorage) => {
         const auth = config.getOrThrow<AuthConfig>('auth');
-        return { throttlers: [{ name: 'login', limit: auth.loginLimit, ttl: auth.loginWindowMs }] };
+        // Named 'default': @nestjs/throttler then sends a plain `Retry-After` (any other name is appended to it).
+        return { throttlers: [{ name: 'default', limit: auth.loginLimit, ttl: auth.loginWindowMs }], storage };
       },
     }),
   ],

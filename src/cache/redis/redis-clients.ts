@@ -28,13 +28,14 @@ function resilientOptions(commandTimeoutMs: number): RedisOptions {
 }
 
 /**
- * A client for commands (`role: 'commands'`), for the bus subscription (`'bus'`), or for a health sampler of the
- * app's own (`'health'`: same settings as commands, its own connection so sampling never queues behind traffic).
+ * A client for commands (`role: 'commands'`), for the bus subscription (`'bus'`), or for another part of the app
+ * on the same Redis (`'health'`, the health sampler; `'limits'`, rate limits): same settings as commands, a
+ * connection of its own so its commands never queue behind cache traffic.
  */
 export function createRedisClient(
   config: RedisConnectionOptions,
   commandTimeoutMs: number,
-  role: 'commands' | 'bus' | 'health',
+  role: 'commands' | 'bus' | 'health' | 'limits',
 ): RedisClient {
   const base = resilientOptions(commandTimeoutMs);
   // A subscriber sends almost nothing; its commands (SUBSCRIBE) must not be refused while it reconnects.
