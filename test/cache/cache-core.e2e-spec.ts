@@ -154,6 +154,30 @@ describe('cache engine on a real Redis', () => {
     await readsEverywhere(key, row, policy);
   });
 
+  it('a tag key lost after a write: an instance that knows nothing of the tag does not serve what the write invalidated', async () => {
+    const tag = 'evicted:2';
+    const tagKey = `${a.options.keyPrefix}:tag:${tag.replace(':', '%3A')}`;
+    const key = cacheKey('evicted', 2);
+    const policy = { ttl: '1m', tags: [tag] } as const;
+    let row = 'old';
+    expect(await a.getOrSet(key, async () => row, policy)).toBe('old');
+    // A write: the entry in Redis is invalidated by the tag's version alone…
+    row = 'new';
+    await a.invalidateTags([tag]);
+    // …until Redis drops the tag key. A new instance (a pod that just started, or one whose bus reconnected and
+    // forgot every version) then finds no version at all for the tag.
+    const raw = redis.client();
+    expect(await raw.del(tagKey)).toBe(1);
+    raw.disconnect();
+    const newcomer = cacheInstance(redis.url);
+    try {
+      await eventually(() => newcomer.status().redisReady);
+      expect(await newcomer.fetch(key, async () => row, policy)).toMatchObject({ value: 'new', source: 'miss' });
+    } finally {
+      await newcomer.onApplicationShutdown();
+    }
+  });
+
   it('expires entries after their TTL', async () => {
     const key = cacheKey('things', 'ttl');
     let loads = 0;

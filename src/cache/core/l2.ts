@@ -339,12 +339,13 @@ export class RedisTier {
     return this.guard('DEL', async (c) => (await Promise.all(keys.map((k) => c.del(k)))).reduce((a, b) => a + b, 0), budget);
   }
 
-  readTags(tagKeys: string[], budget?: CallBudget): Promise<Maybe<TagState[]>> {
+  /** Each tag's state, or null when its key is not in Redis (lost: see CREATE_TAG). */
+  readTags(tagKeys: string[], budget?: CallBudget): Promise<Maybe<(TagState | null)[]>> {
     return this.guard('HMGET', (c) =>
       Promise.all(
         tagKeys.map(async (k) => {
           const [v, h, i] = await c.hmget(k, 'v', 'h', 'i');
-          return { v: Number(v ?? 0), h: Number(h ?? 0), i: i ?? undefined };
+          return v === null ? null : { v: Number(v), h: Number(h ?? 0), i: i ?? undefined };
         }),
       ),
       budget,

@@ -160,7 +160,13 @@ export class TagVersions {
     }
     const states = await this.l2.readTags(stamps.map(([tag]) => this.key(tag)), budget);
     if (states !== UNAVAILABLE) {
-      stamps.forEach(([tag], i) => this.learn(tag, states[i]));
+      // Every stamp creates its tag key, and keeps it alive past the entry's lifetime: a key missing now was lost
+      // (evicted, flushed), maybe with bumps this entry missed. So the entry counts as removed, as it would once
+      // the key is created again (see CREATE_TAG in l2.ts). Nothing is learned from the missing key.
+      if (states.includes(null)) {
+        return 'hard';
+      }
+      stamps.forEach(([tag], i) => this.learn(tag, states[i]!));
     }
     // Redis unreachable: judge by what is known locally (fail open; the bus resets L1 when it is back).
     let verdict = this.unsettled.size > 0 ? this.unsettledVerdict(stamps) : 'fresh';
