@@ -193,6 +193,26 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
       }
     }
 
+    it('a tag invalidated while Redis is out covers the entries stamped by a newer incarnation of its key', async () => {
+      const tag = 'chaos:reborn';
+      const policy = { ttl: '1m', tags: [tag] } as const;
+      // This instance knows the tag's version…
+      await cache.getOrSet(cacheKey('chaos', 'reborn-1'), async () => 'x', policy);
+      // …then Redis loses the tag key, and another instance's stamp makes it again, at Redis' clock in µs: far above
+      // that version. No bus message says so (stamps send none).
+      const raw = redis.client();
+      expect(await raw.del(`${cache.options.keyPrefix}:tag:chaos%3Areborn`)).toBe(1);
+      raw.disconnect();
+      const key = cacheKey('chaos', 'reborn-2');
+      expect(await other.getOrSet(key, async () => 'old', policy)).toBe('old');
+      expect(await cache.fetch(key, async () => 'not loaded', policy)).toMatchObject({ value: 'old', source: 'l2' });
+      // A write here while Redis is out: its bump waits for the replay, and meanwhile nothing stamped before it
+      // may be served here, whatever incarnation stamped it.
+      await breakerOpen();
+      await cache.invalidateTags([tag]);
+      expect(await cache.getOrSet(key, async () => 'new', policy)).toBe('new');
+    });
+
     it('reads nothing from Redis that a DEL still on its way there removes', async () => {
       const key = cacheKey('chaos', 'pending-del');
       await other.set(key, 'old', { ttl: '1m' });

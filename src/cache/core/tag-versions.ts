@@ -145,6 +145,11 @@ export class TagVersions {
       }
       if (state.v > version) {
         verdict = 'soft';
+      } else if (state.v < version && this.l2) {
+        // The entry is newer than what is known here: a bump not heard of yet, or a newer incarnation of the key
+        // (lost, then made again by another instance's stamp, which sends no bus message). Judged by Redis, which
+        // also brings what is known here up to date: a bump made here while Redis is out must cover this entry.
+        return undefined;
       }
     }
     if (memo && trustForever && verdict === 'fresh') {
