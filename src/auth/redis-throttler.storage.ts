@@ -58,7 +58,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
       this.client = null;
       return;
     }
-    const client = createRedisClient(cache.redis, cache.commandTimeoutMs ?? 200, 'limits') as LimitsClient;
+    const client = createRedisClient(cache.redis, cache.commandTimeoutMs, 'limits') as LimitsClient;
     client.defineCommand('throttleHit', { numberOfKeys: 2, lua: HIT });
     // Connection errors are answered by the fallback below; ioredis would otherwise print each one.
     client.on('error', () => undefined);

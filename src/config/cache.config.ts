@@ -85,7 +85,8 @@ export const cacheConfig = registerAs('cache', () => {
     throw new Error('Invalid configuration:\n  REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES: set at most one');
   }
   const auth = { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD, tls: env.REDIS_TLS };
-  const options: CacheModuleOptions & { enabled: boolean; required: boolean } = {
+  // commandTimeoutMs always set here (the variable has a default): code beside the cache reads it as it is.
+  const options: CacheModuleOptions & { enabled: boolean; required: boolean; commandTimeoutMs: number } = {
     enabled: env.CACHE_ENABLED,
     required: env.CACHE_REQUIRED,
     prefix: env.CACHE_PREFIX,

@@ -1,6 +1,6 @@
 import { CacheKey, CachePolicy, CacheService, cacheKey } from '../../src/cache';
 import { OwnRedis } from '../support/redis-server';
-import { SLACK_MS, cacheInstance, eventually, sleep } from './support';
+import { SLACK_MS, cacheInstance, eventually, sleep, tagKeyOf } from './support';
 
 /** A slow loader: three times the slack, so a call that waited for it cannot pass for one that did not. */
 const LOADER_MS = 3 * SLACK_MS;
@@ -120,21 +120,20 @@ describe('cache engine on a real Redis', () => {
     await eventually(() => b.metrics.busMessagesIn >= 3);
     // The tag's key expires in Redis (idle past its TTL; deleted here to stand for that). b still remembers 3.
     const raw = redis.client();
-    await raw.del(`${a.options.keyPrefix}:tag:${tag.replace(':', '%3A')}`);
+    await raw.del(tagKeyOf(a, tag));
     let row = 'old';
     const policy = { ttl: '1m', tags: [tag] } as const;
     expect(await b.getOrSet(key, async () => row, policy)).toBe('old');
     // A write, invalidating the tag: a new key, counting from Redis' clock (b stamped the entry with it too).
     row = 'new';
     await a.invalidateTags([tag]);
-    expect(Number(await raw.hget(`${a.options.keyPrefix}:tag:${tag.replace(':', '%3A')}`, 'v'))).toBeGreaterThan(3);
+    expect(Number(await raw.hget(tagKeyOf(a, tag), 'v'))).toBeGreaterThan(3);
     raw.disconnect();
     await readsEverywhere(key, row, policy);
   });
 
   it('a tag key lost while entries stamped with it live (evicted under maxmemory) still invalidates them', async () => {
     const tag = 'evicted:1';
-    const tagKey = `${a.options.keyPrefix}:tag:${tag.replace(':', '%3A')}`;
     const key = cacheKey('evicted', 1);
     const policy = { ttl: '1m', tags: [tag] } as const;
     let row = 'old';
@@ -145,7 +144,7 @@ describe('cache engine on a real Redis', () => {
     expect(await b.fetch(key, async () => row, policy)).toMatchObject({ value: 'old', source: 'l1' });
     // Redis drops the idle tag key and keeps the entry (what allkeys-lru does to a key nobody reads).
     const raw = redis.client();
-    expect(await raw.del(tagKey)).toBe(1);
+    expect(await raw.del(tagKeyOf(a, tag))).toBe(1);
     // A write: the bump makes the tag key again.
     row = 'new';
     await a.invalidateTags([tag]);
@@ -156,7 +155,6 @@ describe('cache engine on a real Redis', () => {
 
   it('a tag key lost after a write: an instance that knows nothing of the tag does not serve what the write invalidated', async () => {
     const tag = 'evicted:2';
-    const tagKey = `${a.options.keyPrefix}:tag:${tag.replace(':', '%3A')}`;
     const key = cacheKey('evicted', 2);
     const policy = { ttl: '1m', tags: [tag] } as const;
     let row = 'old';
@@ -167,7 +165,7 @@ describe('cache engine on a real Redis', () => {
     // …until Redis drops the tag key. A new instance (a pod that just started, or one whose bus reconnected and
     // forgot every version) then finds no version at all for the tag.
     const raw = redis.client();
-    expect(await raw.del(tagKey)).toBe(1);
+    expect(await raw.del(tagKeyOf(a, tag))).toBe(1);
     raw.disconnect();
     const newcomer = cacheInstance(redis.url);
     try {
