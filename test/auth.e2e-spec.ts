@@ -1,3 +1,4 @@
+import { sign } from 'jsonwebtoken';
 import { createUser, tableCounts } from './support/fixtures';
 import { OwnRedis } from './support/redis-server';
 import { bootTestApp, TestApp } from './support/test-app';
@@ -73,6 +74,16 @@ describe('auth', () => {
     const user = await createUser(t);
     const forged = new JwtService({ secret: 'x'.repeat(40) }).sign({ sub: user.id });
     await t.http.get('/users/me').set('Authorization', `Bearer ${forged}`).expect(401);
+  });
+
+  it('accepts a token signed elsewhere with the configured secret as a plain string (the key is its UTF-8 bytes)', async () => {
+    const { ConfigService } = await import('@nestjs/config');
+    const user = await createUser(t);
+    const secret = t.app.get(ConfigService).getOrThrow<{ jwtSecret: string }>('auth').jwtSecret;
+    const token = sign({ sub: user.id }, secret, { algorithm: 'HS256', expiresIn: 60 });
+    await t.http.get('/users/me').set('Authorization', `Bearer ${token}`).expect(200);
+    const unsigned = sign({ sub: user.id }, '', { algorithm: 'none' });
+    await t.http.get('/users/me').set('Authorization', `Bearer ${unsigned}`).expect(401);
   });
 
   it('refuses a token signed with the right key whose sub is not a user id (401, never a 500)', async () => {
