@@ -19,7 +19,7 @@ import { appConfig, LoggingConfig, StorageConfig } from './config';
 import { ResponseReplay } from './http-cache/response-replay';
 import { multipartForUploads } from './images/multipart-plugin';
 import { ROOT_LOGGER } from './logging/logging.module';
-import { completedRequestLine, requestId } from './logging/request-log';
+import { completedRequestLine, requestId, requestLogger } from './logging/request-log';
 
 /** A surrogate not part of a pair (with the `u` flag, a pair is one code point and does not match). */
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -127,28 +127,41 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
     adapter.getInstance().addHook('onRequest', corsHook(corsOrigins));
   }
   // Replayed cache hits are answered in the next onRequest hook, ahead of the middleware Nest registers later.
-  const early: { replay?: ResponseReplay } = {};
+  // A request that goes on gets its logger (nestjs-pino binds it for Nest's logger): made here, not per replay.
+  const early: { replay?: ResponseReplay; logger?: PinoInstance } = {};
   adapter.getInstance().addHook('onRequest', (request, reply, done) =>
     early.replay ? early.replay.onRequest(request, reply, done) : done(),
   );
+  adapter.getInstance().addHook('onRequest', (request, _reply, done) => {
+    if (early.logger) {
+      request.log = requestLogger(early.logger, request.id);
+    }
+    done();
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     rawBody: true,
     // Boot errors (a bad variable, an unreachable database) reach the caller instead of exiting the process.
     abortOnError: false,
     ...(options.logger === false ? { logger: false } : { bufferLogs: true }),
   });
+  const rootLogger = app.get<PinoInstance>(ROOT_LOGGER);
   if (options.logger === false) {
-    // Request logs too: they come from pino-http, not from Nest's logger.
-    app.get<PinoInstance>(ROOT_LOGGER).level = 'silent';
+    // Request logs too: they are written to the root logger, not through Nest's.
+    rootLogger.level = 'silent';
   } else {
     app.useLogger(app.get(Logger));
   }
   const config = app.get(ConfigService);
-  const replay = app.get(ResponseReplay);
   if (config.getOrThrow<LoggingConfig>('logging').requests) {
-    replay.logRequestsWith(completedRequestLine(app.get<PinoInstance>(ROOT_LOGGER)));
+    // Every request's closing line, replayed or not (replays end in onRequest; onResponse still runs).
+    const line = completedRequestLine(rootLogger);
+    app.getHttpAdapter().getInstance().addHook('onResponse', (request, reply, done) => {
+      line(request, reply);
+      done();
+    });
   }
-  early.replay = replay;
+  early.replay = app.get(ResponseReplay);
+  early.logger = rootLogger;
   const storage = config.getOrThrow<StorageConfig>('storage');
   await app.register(multipartForUploads, {
     limits: { fileSize: storage.maxUploadBytes, files: 1, fields: 10, parts: 11, fieldSize: 4096 },

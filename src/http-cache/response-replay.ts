@@ -14,9 +14,6 @@ export interface Recorded {
 const MAX_URLS = 20_000;
 const MAX_URL_LENGTH = 2_048;
 
-/** Writes the request log line of a replayed request, as pino-http writes it for the others. */
-export type ReplayLog = (request: FastifyRequest, reply: FastifyReply) => void;
-
 /**
  * Answers anonymous GETs of routes marked `@ReplayFromCache()` straight from the cache, in the first Fastify
  * `onRequest` hook (see createApp): after routing and the request id, before middleware, Nest's guards, pipes,
@@ -31,14 +28,8 @@ export class ResponseReplay {
   private readonly index = new RecentMap<string, Recorded>(MAX_URLS / 2);
   /** Requests answered here, and requests for a remembered URL that Nest had to answer (an entry changed). */
   readonly counts = { replayed: 0, passed: 0 };
-  private log: ReplayLog | null = null;
 
   constructor(private readonly cache: CacheService) {}
-
-  /** Request log lines for replayed requests (createApp passes pino-http's equivalent when LOG_REQUESTS is on). */
-  logRequestsWith(log: ReplayLog): void {
-    this.log = log;
-  }
 
   /** The `onRequest` hook: answers the request, or calls `done()` to let it go on to Nest. */
   onRequest(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
@@ -111,10 +102,6 @@ export class ResponseReplay {
     }
     const body = hits[recorded.body];
     const payload = sendCached(request, reply, body.envelope!, body.source, hits.length > 1 ? freshnessOf(hits) : undefined);
-    const log = this.log;
-    if (log) {
-      reply.raw.once('finish', () => log(request, reply));
-    }
     void reply.send(payload ?? '');
   }
 }

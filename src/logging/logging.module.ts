@@ -4,7 +4,6 @@ import { LoggerModule } from 'nestjs-pino';
 import pino, { Logger as PinoInstance } from 'pino';
 import type { LoggingConfig } from '../config';
 import { RequestIdEcho } from './request-id.echo';
-import { isQuietPath, requestId, requestSerializers } from './request-log';
 
 /** The root pino logger of the app. `createApp({ logger: false })` silences it (tests). */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
@@ -40,7 +39,8 @@ function rootLogger(config: LoggingConfig): PinoInstance {
 
 /**
  * Structured JSON logs (pino through nestjs-pino): Nest's logger writes through it, and every request carries a
- * request id, taken from `X-Request-Id` when the caller sent a well-formed one, and echoed on the response.
+ * request id, taken from `X-Request-Id` when the caller sent a well-formed one, and echoed on the response
+ * (createApp wires the request's logger and its closing line: see request-log).
  */
 @Module({
   providers: [RequestIdEcho],
@@ -53,19 +53,14 @@ function rootLogger(config: LoggingConfig): PinoInstance {
           useFactory: (config: ConfigService) => rootLogger(config.getOrThrow<LoggingConfig>('logging')),
         },
       ],
-      inject: [ConfigService, ROOT_LOGGER],
-      useFactory: (config: ConfigService, logger: PinoInstance) => ({
+      inject: [ROOT_LOGGER],
+      useFactory: (logger: PinoInstance) => ({
         forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
-        pinoHttp: {
-          logger,
-          // Fastify already assigned the id (see createApp); this only serves requests that bypass it.
-          genReqId: requestId,
-          // Lines written while handling a request carry its id only; the closing line carries the request too.
-          quietReqLogger: true,
-          serializers: requestSerializers,
-          autoLogging: config.getOrThrow<LoggingConfig>('logging').requests ? { ignore: isQuietPath } : false,
-          customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-        },
+        // The logger of each request is the one createApp gives Fastify's request (`requestLogger`: lines carry
+        // the request id), and the closing line is createApp's `onResponse` hook: pino-http is not used, since it
+        // made two pino children per request whether or not a line was written (see requestLogger).
+        useExisting: true,
+        pinoHttp: { logger },
       }),
     }),
   ],

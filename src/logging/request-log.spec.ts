@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { isQuietPath, requestId, requestSerializers, safeUrl } from './request-log';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { isQuietPath, requestId, requestLogger, requestSerializers, safeUrl } from './request-log';
 
 const req = (headers: Record<string, string>, url = '/') => ({ headers, url }) as unknown as IncomingMessage;
 
@@ -37,5 +39,29 @@ describe('request logging', () => {
     expect(isQuietPath(Object.assign(req({}, '/'), { originalUrl: '/health' }))).toBe(true);
     expect(isQuietPath(req({}, '/healthy-characters'))).toBe(false);
     expect(isQuietPath(req({}, '/characters'))).toBe(false);
+  });
+
+  it("gives a request's lines its reqId, and makes the pino child only once a line is written", () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString())), done()) });
+    const root = pino({ level: 'info' }, sink);
+    const made = jest.spyOn(root, 'child');
+
+    const quiet = requestLogger(root, 'r-quiet');
+    quiet.debug('below the level');
+    expect(made).not.toHaveBeenCalled();
+
+    const log = requestLogger(root, 'r-1');
+    log.info({ a: 1 }, 'first');
+    log.warn('second');
+    expect(made).toHaveBeenCalledTimes(1);
+    log.child({ context: 'X' }).error('third');
+    expect(lines.map(({ reqId, msg, a, context }) => ({ reqId, msg, a, context }))).toEqual([
+      { reqId: 'r-1', msg: 'first', a: 1, context: undefined },
+      { reqId: 'r-1', msg: 'second', a: undefined, context: undefined },
+      { reqId: 'r-1', msg: 'third', a: undefined, context: 'X' },
+    ]);
+    expect(log.level).toBe('info');
+    expect(log.isLevelEnabled('debug')).toBe(false);
   });
 });
