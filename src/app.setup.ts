@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { mkdirSync } from 'node:fs';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 import { resolve } from 'node:path';
-import type { FastifyBodyParser } from 'fastify';
+import type { FastifyBodyParser, FastifyServerFactory } from 'fastify';
 import { HttpStatus } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
@@ -14,11 +15,13 @@ import { ApiError } from './common/errors/api-error';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { clientErrorHandler, frameworkErrors } from './common/errors/framework-errors';
 import { createValidationPipe } from './common/errors/validation';
-import { corsHook } from './common/http/cors';
+import { CorsPolicy } from './common/http/cors';
 import { appConfig, LoggingConfig, StorageConfig } from './config';
+import { ShutdownService } from './health/shutdown.service';
 import { ResponseReplay } from './http-cache/response-replay';
 import { multipartForUploads } from './images/multipart-plugin';
 import { ROOT_LOGGER } from './logging/logging.module';
+import { HttpMetrics } from './metrics/http-metrics';
 import { completedRequestLine, requestId, requestLogger } from './logging/request-log';
 
 /** A surrogate not part of a pair (with the `u` flag, a pair is one code point and does not match). */
@@ -105,6 +108,9 @@ function unacceptable(body: unknown): { field: string; message: string } | null 
  */
 export async function createApp(options: { logger?: false } = {}): Promise<NestFastifyApplication> {
   const { bodyLimitBytes, trustProxy, corsOrigins, requestTimeoutMs } = appConfig();
+  // Replayed cache hits are answered in the server's request listener, before Fastify (ResponseReplay.handle).
+  // A request that goes on gets its logger (nestjs-pino binds it for Nest's logger): made here, not per replay.
+  const early: { replay?: ResponseReplay; logger?: PinoInstance } = {};
   // Request ids come from a well-formed X-Request-Id, else are new UUIDs; the logs and the response carry them.
   // Requests refused before routing (an undecodable URL, malformed HTTP) answer in the app's error shape too.
   const adapter = new FastifyAdapter({
@@ -121,17 +127,21 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
       requestTimeout: requestTimeoutMs,
       connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(requestTimeoutMs / 4))),
     },
+    serverFactory: replayingServer(early),
   });
-  if (corsOrigins.length > 0) {
-    // First of all: replayed answers and errors carry the CORS headers too.
-    adapter.getInstance().addHook('onRequest', corsHook(corsOrigins));
+  // Fastify closes a server it did not make only if it listened through Fastify; tests listen on it directly.
+  adapter.getInstance().addHook('onClose', (instance, done) => {
+    if (instance.server.listening) {
+      instance.server.close(() => done());
+    } else {
+      done();
+    }
+  });
+  const cors = corsOrigins.length > 0 ? new CorsPolicy(corsOrigins) : undefined;
+  if (cors) {
+    // First of all: errors, and answers Nest builds, carry the CORS headers too (replays add their own).
+    adapter.getInstance().addHook('onRequest', cors.hook());
   }
-  // Replayed cache hits are answered in the next onRequest hook, ahead of the middleware Nest registers later.
-  // A request that goes on gets its logger (nestjs-pino binds it for Nest's logger): made here, not per replay.
-  const early: { replay?: ResponseReplay; logger?: PinoInstance } = {};
-  adapter.getInstance().addHook('onRequest', (request, reply, done) =>
-    early.replay ? early.replay.onRequest(request, reply, done) : done(),
-  );
   adapter.getInstance().addHook('onRequest', (request, _reply, done) => {
     if (early.logger) {
       request.log = requestLogger(early.logger, request.id);
@@ -152,15 +162,26 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
     app.useLogger(app.get(Logger));
   }
   const config = app.get(ConfigService);
-  if (config.getOrThrow<LoggingConfig>('logging').requests) {
-    // Every request's closing line, replayed or not (replays end in onRequest; onResponse still runs).
-    const line = completedRequestLine(rootLogger);
+  const metrics = app.get(HttpMetrics);
+  // Every request's closing line, whether Fastify answered it or it was replayed before Fastify.
+  const line = config.getOrThrow<LoggingConfig>('logging').requests ? completedRequestLine(rootLogger) : undefined;
+  if (line) {
     app.getHttpAdapter().getInstance().addHook('onResponse', (request, reply, done) => {
-      line(request, reply);
+      line(request.raw, request.id, reply.statusCode, reply.elapsedTime);
       done();
     });
   }
-  early.replay = app.get(ResponseReplay);
+  const shutdown = app.get(ShutdownService);
+  const replay = app.get(ResponseReplay);
+  replay.connect({
+    cors,
+    draining: () => shutdown.isDraining,
+    answered: (req, id, route, status, xCache, elapsedMs) => {
+      metrics.observe('GET', route, status, xCache, elapsedMs / 1000);
+      line?.(req, id, status, elapsedMs);
+    },
+  });
+  early.replay = replay;
   early.logger = rootLogger;
   const storage = config.getOrThrow<StorageConfig>('storage');
   await app.register(multipartForUploads, {
@@ -185,4 +206,26 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return app;
+}
+
+/**
+ * Node's HTTP server as Fastify makes it (same options and timeouts), with one difference: a request is first
+ * offered to ResponseReplay, which answers replayable cache hits itself and hands everything else to Fastify.
+ * Fastify's per-request work (its request and reply, routing, hooks) was most of what such a hit cost.
+ */
+function replayingServer(early: { replay?: ResponseReplay }): FastifyServerFactory {
+  return (handler, opts) => {
+    // What Fastify passes here: its options, with its defaults filled in.
+    const options = opts as { http?: ServerOptions; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
+    const server: Server = createServer(options.http ?? {}, (req, res) =>
+      early.replay ? early.replay.handle(req, res, handler) : handler(req, res),
+    );
+    server.keepAliveTimeout = options.keepAliveTimeout;
+    server.requestTimeout = options.requestTimeout;
+    server.setTimeout(options.connectionTimeout);
+    if (options.maxRequestsPerSocket > 0) {
+      server.maxRequestsPerSocket = options.maxRequestsPerSocket;
+    }
+    return server;
+  };
 }

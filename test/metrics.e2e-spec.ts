@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Gauge } from 'prom-client';
 import request from 'supertest';
 import { CacheService, cacheKey } from '../src/cache';
+import { ResponseReplay } from '../src/http-cache/response-replay';
 import { MetricsEndpoint } from '../src/metrics/metrics.endpoint';
 import { MetricsRegistry } from '../src/metrics/metrics.registry';
 import { eventually, sleep } from './cache/support';
@@ -179,6 +180,22 @@ describe('metrics', () => {
     expect(count({ method: 'GET', route: '/characters', status: '200', cache: outcome })).toBe(1);
     const text = [...after.keys()].join('\n');
     expect(text).not.toContain(id);
+  });
+
+  it('http_request_duration_seconds counts replayed cache hits (answered before Fastify) like any other answer', async () => {
+    const path = `/characters?limit=3&tag=metrics-${randomUUID().slice(0, 8)}`;
+    const first = await t.http.get(path).expect(200);
+    const replay = t.app.get(ResponseReplay);
+    const before = await scrape();
+    const replayed = replay.counts.replayed;
+    await t.http.get(path).expect(200);
+    await t.http.get(path).set('If-None-Match', String(first.headers.etag)).expect(304);
+    const after = await scrape();
+    expect(replay.counts.replayed - replayed).toBe(2);
+    const count = (labels: Record<string, string>) =>
+      delta(before, after, series('http_request_duration_seconds_count', labels));
+    expect(count({ method: 'GET', route: '/characters', status: '200', cache: 'hit-l1' })).toBe(1);
+    expect(count({ method: 'GET', route: '/characters', status: '304', cache: 'hit-l1' })).toBe(1);
   });
 
   it('the number of series stays constant over a run with many distinct ids', async () => {

@@ -9,6 +9,18 @@ const X_CACHE: Record<CacheSource, string> = {
   stale: 'STALE',
 };
 
+/** How a read answered from a cache entry is sent; `body` is undefined for a 304. */
+export interface CachedAnswer {
+  status: 200 | 304;
+  etag: string;
+  xCache: string;
+  cacheControl: string;
+  body: Buffer | undefined;
+}
+
+/** The content type of every cached answer: entries hold JSON. */
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 /** `If-None-Match` holds our ETag (or `*`): the client's copy is current. */
 function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) {
@@ -18,10 +30,31 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 }
 
 /**
- * The headers of a read answered from a cache entry, and its body: the entry's stored JSON bytes, or nothing
- * (status 304) when the client's `If-None-Match` already names them. `freshness` is that of every entry the
- * answer was built from (the body's and those it was checked against); without it, the body entry's own.
+ * A read answered from a cache entry: its ETag (the entry's content hash), where it came from, how long it may be
+ * kept, and its body — the entry's stored JSON bytes, or nothing (status 304) when the client's `If-None-Match`
+ * already names them. `freshness` is that of every entry the answer was built from (the body's and those it was
+ * checked against); without it, the body entry's own. It always varies by `Authorization`.
  */
+export function cachedAnswer(
+  headers: { authorization?: string; 'if-none-match'?: string },
+  envelope: Envelope,
+  source: CacheSource,
+  freshness?: ReadFreshness,
+): CachedAnswer {
+  const etag = `"${envelope.header.h}"`;
+  const { f, s } = envelope.header;
+  const good = freshness ?? { freshUntil: f, staleUntil: s, stale: source === 'stale' };
+  const current = matches(headers['if-none-match'], etag);
+  return {
+    status: current ? 304 : 200,
+    etag,
+    xCache: X_CACHE[source],
+    cacheControl: cacheControl(headers.authorization !== undefined, good),
+    body: current ? undefined : envelope.payload,
+  };
+}
+
+/** `cachedAnswer` on a Fastify reply: sets its status and headers and returns the body to send. */
 export function sendCached(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -29,23 +62,21 @@ export function sendCached(
   source: CacheSource,
   freshness?: ReadFreshness,
 ): Buffer | undefined {
-  const etag = `"${envelope.header.h}"`;
-  void reply.header('ETag', etag);
+  const answer = cachedAnswer(request.headers, envelope, source, freshness);
+  void reply.header('ETag', answer.etag);
   addVary(reply, 'Authorization');
-  void reply.header('X-Cache', X_CACHE[source]);
-  const { f, s } = envelope.header;
-  const good = freshness ?? { freshUntil: f, staleUntil: s, stale: source === 'stale' };
-  void reply.header('Cache-Control', cacheControl(request, good));
-  if (matches(request.headers['if-none-match'], etag)) {
+  void reply.header('X-Cache', answer.xCache);
+  void reply.header('Cache-Control', answer.cacheControl);
+  if (answer.status === 304) {
     void reply.status(304);
     return undefined;
   }
-  void reply.header('Content-Type', 'application/json; charset=utf-8');
-  return envelope.payload;
+  void reply.header('Content-Type', JSON_CONTENT_TYPE);
+  return answer.body;
 }
 
-function cacheControl(request: FastifyRequest, { freshUntil, staleUntil, stale }: ReadFreshness): string {
-  if (request.headers.authorization !== undefined) {
+function cacheControl(authorized: boolean, { freshUntil, staleUntil, stale }: ReadFreshness): string {
+  if (authorized) {
     return 'private, no-cache';
   }
   const now = Date.now();

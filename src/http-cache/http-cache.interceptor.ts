@@ -81,8 +81,8 @@ export class HttpCacheInterceptor implements NestInterceptor {
     }
     const headers = (options.headers ?? []).flatMap((name): [string, string][] => {
       const value = reply.getHeader(name);
-      return typeof value === 'string' ? [[name, value]] : [];
+      return typeof value === 'string' ? [[name.toLowerCase(), value]] : [];
     });
-    this.replay.remember(request, { reads: [...reads], body, headers });
+    this.replay.remember(request, { reads: [...reads], body, headers, route: request.routeOptions.url ?? '' });
   }
 }

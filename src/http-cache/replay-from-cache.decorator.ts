@@ -8,8 +8,8 @@ export interface ReplayOptions {
 }
 
 /**
- * Lets the HTTP cache layer answer this GET route before Nest's pipeline runs (no guards, pipes, interceptors,
- * controller or service), for callers without credentials, when it answered the same URL before from cache
+ * Lets the HTTP cache layer answer this GET route before Fastify and Nest see the request (no hooks, middleware,
+ * guards, pipes, interceptors, controller or service: see ResponseReplay), for callers without credentials, when it answered the same URL before from cache
  * entries that are all still fresh and unchanged.
  *
  * Put it only on a route whose anonymous answer is a function of the URL and of what it reads through the cache:

@@ -1,13 +1,43 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { CacheRead, CacheResult, CacheService, ReadFreshness, RecentMap } from '../cache';
-import { sendCached } from './cached-response';
+import type { CorsPolicy } from '../common/http/cors';
+import { requestId } from '../logging/request-log';
+import { cachedAnswer, JSON_CONTENT_TYPE } from './cached-response';
 
 /** What an anonymous GET of one URL was answered from: its cached reads, which of them is the body, and headers. */
 export interface Recorded {
   reads: readonly CacheRead[];
   body: number;
   headers: [name: string, value: string][];
+  /** The route template, for the HTTP metrics. */
+  route: string;
+}
+
+/**
+ * What a replayed answer needs from the rest of the server (wired by createApp): the CORS policy, whether the
+ * server is draining (then Fastify answers, and closes the connection), and where an answered request is
+ * counted and logged — the same metrics and log line as a request Fastify answered.
+ */
+export interface ReplayEdge {
+  cors?: CorsPolicy;
+  draining(): boolean;
+  answered(req: IncomingMessage, id: string, route: string, status: number, xCache: string, elapsedMs: number): void;
+}
+
+/** Fastify's request handler: where a request goes that is not replayed. */
+type Next = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** One request being replayed: what it was recorded from, the reads settled so far, and where else it can go. */
+interface Attempt {
+  recorded: Recorded;
+  hits: CacheResult<unknown>[];
+  req: IncomingMessage;
+  res: ServerResponse;
+  started: number;
+  next: Next;
 }
 
 /** URLs remembered at most (those not used lately out first); a URL longer than this is never remembered. */
@@ -15,13 +45,13 @@ const MAX_URLS = 20_000;
 const MAX_URL_LENGTH = 2_048;
 
 /**
- * Answers anonymous GETs of routes marked `@ReplayFromCache()` straight from the cache, in the first Fastify
- * `onRequest` hook (see createApp): after routing and the request id, before middleware, Nest's guards, pipes,
- * interceptors and handler. The HTTP cache interceptor records how it answered a URL; the next request for that
- * URL is replayed when every cached read behind the answer is still fresh and holds the same bytes (else Nest
- * answers it as usual, and the new answer is recorded). The index holds keys and hashes only, never bodies.
- * A replayed answer carries the same headers as Nest's (X-Request-Id included), is counted by the HTTP metrics
- * (Fastify `onResponse`) and logged like any request when request logs are on.
+ * Answers anonymous GETs of routes marked `@ReplayFromCache()` straight from the cache, in the HTTP server's
+ * request listener, before Fastify (see createApp): no Fastify request or reply, no routing, no hooks, none of
+ * Nest's middleware, guards, pipes, interceptors or handler. The HTTP cache interceptor records how it answered
+ * a URL; the next request for that URL is replayed when every cached read behind the answer is still fresh and
+ * holds the same bytes (else Fastify and Nest answer it as usual, and the new answer is recorded). The index
+ * holds keys and hashes only, never bodies. A replayed answer carries the same headers as Nest's (X-Request-Id
+ * and CORS included), and is counted by the HTTP metrics and logged like any request (ReplayEdge.answered).
  */
 @Injectable()
 export class ResponseReplay {
@@ -29,80 +59,149 @@ export class ResponseReplay {
   /** Requests answered here, and requests for a remembered URL that Nest had to answer (an entry changed). */
   readonly counts = { replayed: 0, passed: 0 };
 
+  private edge: ReplayEdge = { draining: () => false, answered: () => undefined };
+
   constructor(private readonly cache: CacheService) {}
 
-  /** The `onRequest` hook: answers the request, or calls `done()` to let it go on to Nest. */
-  onRequest(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-    const recorded = replayable(request) ? this.index.get(request.url) : undefined;
-    if (!recorded) {
-      done();
+  /** Wires in what replayed answers need from the server (createApp, once it has them). */
+  connect(edge: ReplayEdge): void {
+    this.edge = edge;
+  }
+
+  /**
+   * The server's request listener in front of Fastify: answers the request, or hands it to `next` (Fastify's
+   * handler) untouched — at once, or after the reads that need Redis, if one of them is missing or changed.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, next: Next): void {
+    const recorded = replayable(req) ? this.index.get(req.url!) : undefined;
+    if (!recorded || this.edge.draining()) {
+      next(req, res);
       return;
     }
-    // Most replays are L1 hits whose tags are known locally: answered without a promise.
+    const started = performance.now();
+    let hits: CacheResult<unknown>[] | null;
+    try {
+      hits = this.settledSync(recorded);
+    } catch {
+      // Whatever went wrong, Fastify and Nest answer as for any request not replayed: nothing escapes here.
+      hits = null;
+    }
+    if (hits === null) {
+      this.counts.passed++;
+      next(req, res);
+    } else if (hits.length === recorded.reads.length) {
+      this.answer({ recorded, hits, req, res, started, next });
+    } else {
+      // The rest needs Redis or a tag-version read: go on where the synchronous pass stopped.
+      this.replayRest({ recorded, hits, req, res, started, next });
+    }
+  }
+
+  remember(request: FastifyRequest, recorded: Recorded): void {
+    if (replayable(request.raw) && request.url.length <= MAX_URL_LENGTH) {
+      this.index.set(request.url, recorded);
+    }
+  }
+
+  /**
+   * The recorded reads L1 can settle alone, in order, up to the first it cannot (most replays are L1 hits whose
+   * tags are known locally: answered without a promise); null as soon as one is stale or changed.
+   */
+  private settledSync(recorded: Recorded): CacheResult<unknown>[] | null {
     const hits: CacheResult<unknown>[] = [];
     for (const read of recorded.reads) {
       const hit = this.cache.peekFreshSync(read);
       if (hit === null) {
-        this.counts.passed++;
-        done();
-        return;
+        return null;
       }
       if (hit === undefined) {
         break;
       }
       hits.push(hit);
     }
-    if (hits.length === recorded.reads.length) {
-      this.counts.replayed++;
-      this.send(recorded, hits, request, reply);
-      return;
-    }
-    // The rest needs Redis or a tag-version read: go on where the synchronous pass stopped.
-    this.replayRest(recorded, hits, request, reply, done);
-  }
-
-  remember(request: FastifyRequest, recorded: Recorded): void {
-    if (replayable(request) && request.url.length <= MAX_URL_LENGTH) {
-      this.index.set(request.url, recorded);
-    }
+    return hits;
   }
 
   /**
-   * The reads the synchronous pass could not settle, one after another, then the answer — or `done()` as soon as
-   * one is missing, stale or changed. Written as a `then` chain, not an async function: this runs for every
-   * replay that needs Redis, and each await and async frame adds promises (and promise hooks) per request.
+   * The reads the synchronous pass could not settle, one after another, then the answer — or `next` as soon as
+   * one is missing, stale or changed, or a read fails. Written as a `then` chain, not an async function: this
+   * runs for every replay that needs Redis, and each await and async frame adds promises (and promise hooks) per
+   * request.
    */
-  private replayRest(recorded: Recorded, hits: CacheResult<unknown>[], request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-    const pass = () => {
-      this.counts.passed++;
-      done();
-    };
-    this.cache.peekFresh(recorded.reads[hits.length]).then((hit) => {
+  private replayRest(attempt: Attempt): void {
+    const { recorded, hits } = attempt;
+    const pass = () => this.pass(attempt);
+    let read: Promise<CacheResult<unknown> | undefined>;
+    try {
+      read = this.cache.peekFresh(recorded.reads[hits.length]);
+    } catch {
+      pass();
+      return;
+    }
+    read.then((hit) => {
       if (!hit) {
         pass();
       } else if (hits.push(hit) < recorded.reads.length) {
-        this.replayRest(recorded, hits, request, reply, done);
+        this.replayRest(attempt);
       } else {
-        try {
-          this.send(recorded, hits, request, reply);
-          this.counts.replayed++;
-        } catch {
-          // The answer could not be built: Nest answers instead, as for any request not replayed.
-          pass();
-        }
+        this.answer(attempt);
       }
     }, pass);
   }
 
-  private send(recorded: Recorded, hits: CacheResult<unknown>[], request: FastifyRequest, reply: FastifyReply): void {
-    hits.forEach((hit, i) => this.cache.metrics.get(recorded.reads[i].namespace, hit.source === 'l1' ? 'l1' : 'l2', 'hit'));
-    void reply.header('x-request-id', request.id);
-    for (const [name, value] of recorded.headers) {
-      void reply.header(name, value);
+  /** Not replayed after all: Fastify and Nest answer, as for any other request. */
+  private pass({ req, res, next }: Attempt): void {
+    this.counts.passed++;
+    next(req, res);
+  }
+
+  /** Sends the answer; if it cannot be built, Fastify answers instead, as for any request not replayed. */
+  private answer(attempt: Attempt): void {
+    const { recorded, hits, req, res, started } = attempt;
+    if (res.headersSent || res.destroyed) {
+      // The client went away while Redis was read, or the request was answered meanwhile (a timeout).
+      return;
     }
-    const body = hits[recorded.body];
-    const payload = sendCached(request, reply, body.envelope!, body.source, hits.length > 1 ? freshnessOf(hits) : undefined);
-    void reply.send(payload ?? '');
+    let id: string;
+    let status: number;
+    let xCache: string;
+    try {
+      id = requestId(req);
+      const body = hits[recorded.body];
+      const answer = cachedAnswer(req.headers, body.envelope!, body.source, hits.length > 1 ? freshnessOf(hits) : undefined);
+      const headers: string[] = [];
+      for (const [name, value] of recorded.headers) {
+        headers.push(name, value);
+      }
+      const cors = this.edge.cors;
+      if (cors) {
+        for (const [name, value] of cors.headersFor(req.headers.origin)) {
+          headers.push(name, value);
+        }
+      }
+      headers.push(
+        'x-request-id', id,
+        'etag', answer.etag,
+        'vary', cors ? 'Origin, Authorization' : 'Authorization',
+        'x-cache', answer.xCache,
+        'cache-control', answer.cacheControl,
+      );
+      if (answer.body) {
+        headers.push('content-type', JSON_CONTENT_TYPE, 'content-length', String(answer.body.length));
+      }
+      res.writeHead(answer.status, headers);
+      res.end(answer.body);
+      ({ status } = answer);
+      xCache = answer.xCache;
+    } catch {
+      if (!res.headersSent) {
+        this.pass(attempt);
+      }
+      return;
+    }
+    this.counts.replayed++;
+    hits.forEach((hit, i) => this.cache.metrics.get(recorded.reads[i].namespace, hit.source === 'l1' ? 'l1' : 'l2', 'hit'));
+    this.edge.answered(req, id, recorded.route, status, xCache, performance.now() - started);
   }
 }
 
@@ -118,6 +217,6 @@ function freshnessOf(hits: readonly CacheResult<unknown>[]): ReadFreshness {
 }
 
 /** Only GETs without credentials: an answer for one signed-in viewer is never replayed, not even to them. */
-function replayable(request: FastifyRequest): boolean {
-  return request.method === 'GET' && request.headers.authorization === undefined;
+function replayable(req: IncomingMessage): boolean {
+  return req.method === 'GET' && req.headers.authorization === undefined;
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as PinoInstance } from 'pino';
 
 /** Incoming ids are accepted only in this shape: bounded, and nothing that could forge a log line. */
@@ -71,26 +70,21 @@ export const requestSerializers = {
 
 /**
  * The closing line of a request (`request completed`, or `request errored` at level error for a 5xx), with
- * `reqId`, `req`, `res` and `responseTime`: pino-http's shape, written from Fastify's `onResponse`, so replayed
- * cache hits, answered before any middleware, get the same line as every other request.
+ * `reqId`, `req`, `res` and `responseTime`: pino-http's shape. Written from Fastify's `onResponse` for requests
+ * Fastify answered, and by ResponseReplay for the cache hits it answers before Fastify, so both get the same line.
  */
-export function completedRequestLine(logger: PinoInstance): (request: FastifyRequest, reply: FastifyReply) => void {
-  return (request, reply) => {
-    if (isQuietPath(request.raw)) {
+export function completedRequestLine(logger: PinoInstance): (req: IncomingMessage, id: string, statusCode: number, elapsedMs: number) => void {
+  return (req, id, statusCode, elapsedMs) => {
+    if (isQuietPath(req)) {
       return;
     }
-    const failed = reply.statusCode >= 500;
+    const failed = statusCode >= 500;
     logger[failed ? 'error' : 'info'](
       {
-        reqId: request.id,
-        req: requestSerializers.req({
-          id: request.id,
-          method: request.method,
-          url: request.raw.url,
-          remoteAddress: request.raw.socket?.remoteAddress,
-        }),
-        res: requestSerializers.res(reply.raw),
-        responseTime: Math.round(reply.elapsedTime),
+        reqId: id,
+        req: requestSerializers.req({ id, method: req.method, url: req.url, remoteAddress: req.socket?.remoteAddress }),
+        res: requestSerializers.res({ statusCode }),
+        responseTime: Math.round(elapsedMs),
       },
       failed ? 'request errored' : 'request completed',
     );

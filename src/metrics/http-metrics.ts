@@ -36,18 +36,21 @@ export class HttpMetrics implements OnModuleInit {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onResponse', (request, reply, done) => {
       const seconds = this.handledSeconds.get(request) ?? reply.elapsedTime / 1000;
-      // Raw inputs name the series (bounded: Node's parser knows a fixed set of methods, routes are templates,
-      // X-Cache is ours); the labels are derived from them once per name.
-      const route = request.routeOptions.url;
       const cache = reply.getHeader('x-cache');
-      const raw = `${request.method} ${route} ${reply.statusCode} ${typeof cache === 'string' ? cache : ''}`;
-      this.duration.observe(
-        raw,
-        () => ({ method: methodLabel(request.method), route: routeLabel(route), status: String(reply.statusCode), cache: cacheLabel(cache) }),
-        seconds,
-      );
+      this.observe(request.method, request.routeOptions.url, reply.statusCode, typeof cache === 'string' ? cache : '', seconds);
       done();
     });
+  }
+
+  /** One answered request; also called by ResponseReplay for the cache hits it answers before Fastify. */
+  observe(method: string, route: string | undefined, status: number, cache: string, seconds: number): void {
+    // Raw inputs name the series (bounded: Node's parser knows a fixed set of methods, routes are templates,
+    // X-Cache is ours); the labels are derived from them once per name.
+    this.duration.observe(
+      `${method} ${route} ${status} ${cache}`,
+      () => ({ method: methodLabel(method), route: routeLabel(route), status: String(status), cache: cacheLabel(cache) }),
+      seconds,
+    );
   }
 
   /** Called by the interceptor when the handler's observable ends, with or without an error. */
