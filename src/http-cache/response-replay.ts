@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { CacheRead, CacheResult, CacheService, ReadFreshness, RecentMap } from '../cache';
 import type { CorsPolicy } from '../common/http/cors';
 import { requestId } from '../logging/request-log';
-import { cachedAnswer, JSON_CONTENT_TYPE } from './cached-response';
+import { CachedAnswer, cachedAnswer, JSON_CONTENT_TYPE } from './cached-response';
 
 /** What an anonymous GET of one URL was answered from: its cached reads, which of them is the body, and headers. */
 export interface Recorded {
@@ -163,12 +163,11 @@ export class ResponseReplay {
       return;
     }
     let id: string;
-    let status: number;
-    let xCache: string;
+    let answer: CachedAnswer;
     try {
       id = requestId(req);
       const body = hits[recorded.body];
-      const answer = cachedAnswer(req.headers, body.envelope!, body.source, hits.length > 1 ? freshnessOf(hits) : undefined);
+      answer = cachedAnswer(req.headers, body.envelope!, body.source, hits.length > 1 ? freshnessOf(hits) : undefined);
       const headers: string[] = [];
       for (const [name, value] of recorded.headers) {
         headers.push(name, value);
@@ -191,8 +190,6 @@ export class ResponseReplay {
       }
       res.writeHead(answer.status, headers);
       res.end(answer.body);
-      ({ status } = answer);
-      xCache = answer.xCache;
     } catch {
       if (!res.headersSent) {
         this.pass(attempt);
@@ -201,7 +198,7 @@ export class ResponseReplay {
     }
     this.counts.replayed++;
     hits.forEach((hit, i) => this.cache.metrics.get(recorded.reads[i].namespace, hit.source === 'l1' ? 'l1' : 'l2', 'hit'));
-    this.edge.answered(req, id, recorded.route, status, xCache, performance.now() - started);
+    this.edge.answered(req, id, recorded.route, answer.status, answer.xCache, performance.now() - started);
   }
 }
 
