@@ -1,6 +1,6 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Latencies, runLoad } from '../bench/load/load';
+import { Latencies, Planned, runLoad } from '../bench/load/load';
 
 /** The load benchmark's own measuring: percentiles it reports must not be rounded to whole milliseconds. */
 describe('bench harness', () => {
@@ -17,21 +17,64 @@ describe('bench harness', () => {
   describe('runLoad', () => {
     let server: Server;
     let url: string;
+    /** Paths the server was asked for, in order of arrival. */
+    let seen: string[];
     beforeAll(async () => {
-      // Each answer waits a few ms, so latencies are a few ms and anything but whole numbers.
-      server = createServer((_req, res) => setTimeout(() => res.end('{}'), 2));
+      // Each answer waits a few ms, so latencies are a few ms and anything but whole numbers. It echoes the path,
+      // and says MISS for /miss and HIT-L1 for anything else, as our service's X-Cache does.
+      server = createServer((req, res) => {
+        seen.push(req.url!);
+        setTimeout(() => res.writeHead(200, { 'X-Cache': req.url === '/miss' ? 'MISS' : 'HIT-L1' }).end(JSON.stringify({ path: req.url })), 2);
+      });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     });
+    beforeEach(() => (seen = []));
     afterAll(() => new Promise((resolve) => server.close(resolve)));
 
     it('reports p50 and p99 of 2xx answers unrounded, from every answer', async () => {
-      const result = await runLoad({ url, connections: 4, amount: 200, next: () => ({ method: 'GET', path: '/' }), title: 'harness test' });
+      const result = await runLoad({ url, connections: 4, amount: 200, workload: { next: () => ({ method: 'GET', path: '/' }) }, title: 'harness test' });
       expect(result.requests).toBe(200);
       expect(result.p50).toBeGreaterThanOrEqual(2);
       expect(result.p99).toBeGreaterThanOrEqual(result.p50);
       // autocannon's own histogram would give whole milliseconds here.
       expect(Number.isInteger(result.p50) && Number.isInteger(result.p99)).toBe(false);
+    });
+
+    it('sends a sequence with an amount in order, each plan once, and hands each answer to its own plan', async () => {
+      const answers = new Map<string, string>();
+      const sequence: Planned[] = Array.from({ length: 40 }, (_, i) => ({
+        method: 'GET',
+        path: i % 10 === 0 ? '/miss' : `/p/${i}`,
+        check: (status, body, xCache) => answers.set(`/p/${i}`, `${status} ${JSON.parse(body).path} ${xCache}`),
+      }));
+      const result = await runLoad({ url, connections: 1, amount: 40, workload: { sequence }, title: 'harness test' });
+      expect(seen).toEqual(sequence.map((p) => p.path));
+      expect(answers.get('/p/7')).toBe('200 /p/7 HIT-L1');
+      expect(answers.get('/p/10')).toBe('200 /miss MISS');
+      expect([result.hits, result.misses, result.statuses]).toEqual([36, 4, { 200: 40 }]);
+    });
+
+    it('runs a sequence for a duration with each connection cycling its own share, every plan sent and checked', async () => {
+      const checked = new Map<string, number>();
+      const sequence: Planned[] = Array.from({ length: 30 }, (_, i) => ({
+        method: 'GET',
+        path: i === 0 ? '/miss' : `/p/${i}`,
+        check: (status, body) => {
+          const path = (JSON.parse(body) as { path: string }).path;
+          expect([status, path]).toEqual([200, i === 0 ? '/miss' : `/p/${i}`]);
+          checked.set(path, (checked.get(path) ?? 0) + 1);
+        },
+      }));
+      const result = await runLoad({ url, connections: 4, durationS: 1, workload: { sequence }, title: 'harness test' });
+      // 4 connections, each cycling 64 plans from its own offset (wrapping around): every plan is in some share.
+      expect(new Set(seen)).toEqual(new Set(sequence.map((p) => p.path)));
+      expect(checked.size).toBe(30);
+      const answered = [...checked.values()].reduce((a, b) => a + b, 0);
+      expect(answered).toBe(result.requests);
+      expect(result.hits + result.misses).toBe(result.requests);
+      expect(result.misses).toBe(checked.get('/miss'));
+      expect(result.statuses).toEqual({ 200: result.requests });
     });
   });
 });

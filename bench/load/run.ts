@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { characterVersions, descriptions, ensureDataSet, restoreDescriptions, FULL_DATA, hasTaskset, mixFixtures, MixFixtures } from './database';
-import { Planned, runLoad } from './load';
+import { Planned, runLoad, Workload } from './load';
 import { markdown, median, ratioChart, Sample, ScenarioReport, summarize, Target } from './report';
 import { RunSecrets, Server, SYSTEMS, SystemId } from './servers';
-import { cycle, detailPath, galleryPath, LIST_LIMIT, listPath, prng, WriteLedger, zipf, zipfPaths } from './workload';
+import { detailPath, galleryPath, LIST_LIMIT, listPath, prng, WriteLedger, zipf, zipfPaths } from './workload';
 
 const SCENARIOS = ['hot', 'zipf', 'mix', 'stampede', 'kill'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -190,11 +190,11 @@ class Bench {
       ...(c === 0 ? this.mixIds.map((cid) => ({ method: 'GET' as const, path: detailPath(cid), headers })) : []),
       ...this.mixIds.map((cid) => ({ method: 'GET' as const, path: galleryPath(cid), headers })),
     ]);
-    await runLoad({ url: this.server(id).url, connections: 16, amount: reads.length, next: cycle(reads), title: `mix warm ${id}` });
+    await runLoad({ url: this.server(id).url, connections: 16, amount: reads.length, workload: { sequence: reads }, title: `mix warm ${id}` });
   }
 
   /** One measured run of one system: a short unmeasured warm-up, then the load, with what the database saw. */
-  async sample(id: SystemId, round: number, scenario: string, next: () => Planned, options: { durationS?: number; amount?: number; connections?: number; during?: (server: Server) => void; measuring?: () => void } = {}): Promise<Sample> {
+  async sample(id: SystemId, round: number, scenario: string, workload: Workload, options: { durationS?: number; amount?: number; connections?: number; during?: (server: Server) => void; measuring?: () => void } = {}): Promise<Sample> {
     let server = this.server(id);
     if (!(await alive(server))) {
       log(`${id} is not answering: restarting it`);
@@ -204,13 +204,13 @@ class Bench {
     const connections = options.connections ?? CONNECTIONS;
     server.resetPeakRss();
     if (!options.amount) {
-      await runLoad({ url: server.url, connections, durationS: WARM_S, next, title: `${scenario} warm ${id}` });
+      await runLoad({ url: server.url, connections, durationS: WARM_S, workload, title: `${scenario} warm ${id}` });
     }
     options.measuring?.();
     const before = server.db.statements;
     const [serverCpuBefore, harnessCpuBefore, startedAt] = [server.cpuSeconds(), process.cpuUsage(), performance.now()];
     const timer = options.during ? setTimeout(() => options.during!(server), ((options.durationS ?? DURATION_S) * 1000) / 2) : null;
-    const result = await runLoad({ url: server.url, connections, durationS: options.durationS ?? DURATION_S, amount: options.amount, next, title: `${scenario} r${round + 1} ${id}` });
+    const result = await runLoad({ url: server.url, connections, durationS: options.durationS ?? DURATION_S, amount: options.amount, workload, title: `${scenario} r${round + 1} ${id}` });
     const elapsedS = (performance.now() - startedAt) / 1000;
     const harnessUsage = process.cpuUsage(harnessCpuBefore);
     const serverCpu = (server.cpuSeconds() - serverCpuBefore) / elapsedS;
@@ -250,7 +250,7 @@ class Bench {
 
   /** Fills a system's caches with every path of the workload, once (the scenarios measure a warm cache). */
   async warm(id: SystemId, paths: readonly string[]): Promise<void> {
-    await runLoad({ url: this.server(id).url, connections: Math.min(16, paths.length), amount: paths.length, next: cycle(paths.map((path) => ({ method: 'GET', path }))), title: `warm ${id}` });
+    await runLoad({ url: this.server(id).url, connections: Math.min(16, paths.length), amount: paths.length, workload: { sequence: paths.map((path) => ({ method: 'GET', path })) }, title: `warm ${id}` });
   }
 
   report(scenario: Scenario, title: string, samples: Sample[], targets: (s: ReturnType<typeof summarize>) => Target[], settings: Record<string, unknown>, notes: string[] = []): ScenarioReport {
@@ -320,7 +320,7 @@ class Bench {
       await this.warm(id, [path]);
     }
     const samples = await this.rounds(all, async (id, round) => {
-      const sample = await this.sample(id, round, 'hot', cycle([this.verified(path)]));
+      const sample = await this.sample(id, round, 'hot', { sequence: [this.verified(path)] });
       this.takeWrongAnswers('hot', id);
       return sample;
     });
@@ -335,7 +335,7 @@ class Bench {
       await this.warm(id, this.universe);
     }
     const samples = await this.rounds(all, async (id, round) => {
-      const sample = await this.sample(id, round, 'zipf', cycle(sequence));
+      const sample = await this.sample(id, round, 'zipf', { sequence });
       this.takeWrongAnswers('zipf', id);
       return sample;
     });
@@ -428,7 +428,7 @@ class Bench {
         writesBefore = ledger.committed;
         Object.keys(misses).forEach((k) => delete misses[k]);
       };
-      const sample = await this.sample(id, round, 'mix', this.mixWorkload(groups.get(id)!, ledger, ZIPF_SEED + round, misses), { measuring });
+      const sample = await this.sample(id, round, 'mix', { next: this.mixWorkload(groups.get(id)!, ledger, ZIPF_SEED + round, misses) }, { measuring });
       sample.extra = {
         writes: ledger.committed - writesBefore,
         'stale reads': ledger.stale.length - staleBefore,
@@ -484,7 +484,7 @@ class Bench {
       const before = server.db.statements;
       await getText(server.url + probe);
       const perLoad = server.db.statements - before;
-      const sample = await this.sample(id, round, 'stampede', cycle([{ method: 'GET', path: cold }]), { amount: STAMPEDE, connections: STAMPEDE });
+      const sample = await this.sample(id, round, 'stampede', { sequence: [{ method: 'GET', path: cold }] }, { amount: STAMPEDE, connections: STAMPEDE });
       sample.extra = { 'db loads for the cold key': perLoad > 0 ? sample.dbStatements / perLoad : NaN };
       if ((id === 'ours-redis' || id === 'ours-l1') && sample.extra['db loads for the cold key'] !== 1) {
         invalid.push(`stampede: ${id} loaded the cold key ${sample.extra['db loads for the cold key']} times`);
@@ -508,7 +508,7 @@ class Bench {
       if (server.redis) {
         await this.warm(id, this.universe);
       }
-      const sample = await this.sample(id, round, 'kill', cycle(sequence), {
+      const sample = await this.sample(id, round, 'kill', { sequence }, {
         durationS: KILL_S,
         during: (s) => void s.redis?.kill().then(() => log(`kill: SIGKILL to ${id}'s redis-server`)),
       });

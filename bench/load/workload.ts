@@ -46,12 +46,6 @@ export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   return copy;
 }
 
-/** A fixed sequence of requests, cycled: the same for every system and round. */
-export function cycle(sequence: readonly Planned[]): () => Planned {
-  let i = 0;
-  return () => sequence[i++ % sequence.length];
-}
-
 export const LIST_LIMIT = 20;
 export const listPath = (page: number, mode = 'all') => `/characters?mode=${mode}&page=${page}&limit=${LIST_LIMIT}`;
 export const detailPath = (id: string) => `/characters/${id}`;
