@@ -16,6 +16,7 @@ import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { clientErrorHandler, frameworkErrors } from './common/errors/framework-errors';
 import { createValidationPipe } from './common/errors/validation';
 import { CorsPolicy } from './common/http/cors';
+import { waitedBeforeFastify } from './common/http/hand-off';
 import { appConfig, LoggingConfig, StorageConfig } from './config';
 import { ShutdownService } from './health/shutdown.service';
 import { ResponseReplay } from './http-cache/response-replay';
@@ -167,7 +168,7 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
   const line = config.getOrThrow<LoggingConfig>('logging').requests ? completedRequestLine(rootLogger) : undefined;
   if (line) {
     app.getHttpAdapter().getInstance().addHook('onResponse', (request, reply, done) => {
-      line(request.raw, request.id, reply.statusCode, reply.elapsedTime);
+      line(request.raw, request.id, reply.statusCode, reply.elapsedTime + waitedBeforeFastify(request.raw));
       done();
     });
   }

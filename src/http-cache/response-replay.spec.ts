@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { CacheRead, CacheResult, CacheService, Envelope } from '../cache';
+import { waitedBeforeFastify } from '../common/http/hand-off';
 import { ResponseReplay } from './response-replay';
 
 const URL = '/characters/1';
@@ -88,5 +89,20 @@ describe('ResponseReplay.handle', () => {
     changed.handle(b.req, b.res, b.next);
     expect(b.next).toHaveBeenCalledTimes(1);
     expect(b.res.writeHead).not.toHaveBeenCalled();
+  });
+
+  it('records how long a request it hands on waited for Redis, for Fastify\'s duration metric and log line', async () => {
+    // The entry changed in Redis: found only after a 40 ms read, and then Fastify answers.
+    const replay = replayOf(cacheWith(() => undefined, () => new Promise((resolve) => setTimeout(() => resolve(undefined), 40))));
+    const { req, res, next } = exchange();
+    replay.handle(req, res, next);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(next).toHaveBeenCalledTimes(1);
+    expect(waitedBeforeFastify(req)).toBeGreaterThanOrEqual(35);
+
+    const direct = exchange();
+    replayOf(cacheWith(() => null, jest.fn())).handle(direct.req, direct.res, direct.next);
+    expect(direct.next).toHaveBeenCalledTimes(1);
+    expect(waitedBeforeFastify(direct.req)).toBeLessThan(5);
   });
 });

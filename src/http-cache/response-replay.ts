@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { CacheRead, CacheResult, CacheService, ReadFreshness, RecentMap } from '../cache';
 import type { CorsPolicy } from '../common/http/cors';
+import { handedOn } from '../common/http/hand-off';
 import { requestId } from '../logging/request-log';
 import { CachedAnswer, cachedAnswer, JSON_CONTENT_TYPE } from './cached-response';
 
@@ -149,9 +150,13 @@ export class ResponseReplay {
     }, pass);
   }
 
-  /** Not replayed after all: Fastify and Nest answer, as for any other request. */
-  private pass({ req, res, next }: Attempt): void {
+  /**
+   * Not replayed after all: Fastify and Nest answer, as for any other request. The time spent here (reading Redis)
+   * is counted in the request's duration and log line (see handedOn).
+   */
+  private pass({ req, res, next, started }: Attempt): void {
     this.counts.passed++;
+    handedOn(req, performance.now() - started);
     next(req, res);
   }
 

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { waitedBeforeFastify } from '../common/http/hand-off';
 import { cacheLabel, methodLabel, routeLabel } from './http-labels';
 import { MetricsRegistry } from './metrics.registry';
 import { RequestHistogram } from './request-histogram';
@@ -12,7 +13,8 @@ import { RequestHistogram } from './request-histogram';
  * itself is made when the response is sent (Fastify `onResponse`), because only then are the final status (set
  * by the exception filter for errors) and the `X-Cache` header (set by the HTTP cache layer, whatever the order
  * of interceptors) known. Requests that never reach a handler — unmatched routes, guard refusals, unparsable
- * bodies — are observed too, with Fastify's own elapsed time.
+ * bodies — are observed too, with Fastify's own elapsed time. A request the cache replay handed on after reading
+ * Redis also counts the time it waited there (waitedBeforeFastify).
  */
 @Injectable()
 export class HttpMetrics implements OnModuleInit {
@@ -35,7 +37,7 @@ export class HttpMetrics implements OnModuleInit {
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onResponse', (request, reply, done) => {
-      const seconds = this.handledSeconds.get(request) ?? reply.elapsedTime / 1000;
+      const seconds = (this.handledSeconds.get(request) ?? reply.elapsedTime / 1000) + waitedBeforeFastify(request.raw) / 1000;
       const cache = reply.getHeader('x-cache');
       this.observe(request.method, request.routeOptions.url, reply.statusCode, typeof cache === 'string' ? cache : '', seconds);
       done();
