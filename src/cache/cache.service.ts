@@ -120,6 +120,10 @@ export class CacheService implements OnApplicationShutdown {
           this.clock.tagsInvalidated(states.map(([t]) => t));
           states.forEach(([tag, state]) => this.tags.learn(tag, state));
         },
+        tagsRemoved: (tags) => {
+          this.clock.tagsInvalidated(tags);
+          tags.forEach((tag) => this.tags.forget(tag));
+        },
         reconnected: () => this.forgetLocalState('the bus reconnected'),
       }, this.metrics, this.log, { every: this.options.busHeartbeatMs, within: Math.max(1_000, 5 * this.options.commandTimeoutMs) });
       this.bus.start();
@@ -435,7 +439,7 @@ export class CacheService implements OnApplicationShutdown {
     const done = mode === 'expire' ? await this.expireInL2(full, now, budget) : await this.l2.del(full, budget);
     // Unsent, the DEL (and its bus message) or only the message is sent again when Redis is back.
     if (done === UNAVAILABLE) {
-      this.queue({ kind: 'del', keys: full });
+      await this.removeOrQueue(full, budget);
     } else {
       await this.tell({ k: full }, budget);
     }
@@ -455,7 +459,7 @@ export class CacheService implements OnApplicationShutdown {
       return;
     }
     // Redis has the new versions; other instances trust theirs while their bus is up, so they must hear of them.
-    await this.tell({ t: unique.map((tag, i) => busTag(tag, states[i])) }, budget);
+    await this.tell(this.bumpNews(unique, states), budget);
   }
 
   /** Every entry of a namespace, in O(1): the namespace is a tag every one of its entries carries. */
@@ -736,9 +740,8 @@ export class CacheService implements OnApplicationShutdown {
         withSet && this.publish({ k: [key] }, budget),
       ]);
       if (publish && written === UNAVAILABLE) {
-        // A write (`set`) that Redis missed: the value before it is still there, and in other instances' L1,
-        // until the DEL queued here reaches Redis and the bus (this instance's own copy goes then too).
-        this.queue({ kind: 'del', keys: [key] });
+        // A write (`set`) that Redis missed: the value before it is still there, and in other instances' L1.
+        await this.removeOrQueue([key], budget);
       } else if (publish) {
         this.supersede(key, queuedBefore);
         if (withSet ? !told : !(await this.publish({ k: [key] }, budget))) {
@@ -803,6 +806,42 @@ export class CacheService implements OnApplicationShutdown {
       queued.keys.forEach((k) => this.pendingKeys.set(k, (this.pendingKeys.get(k) ?? 0) + 1));
     }
     this.scheduleProbe();
+  }
+
+  /**
+   * Keys a write meant to replace or expire, which Redis did not take. Out of memory (see `isOutOfMemory` in l2.ts)
+   * it still takes a DEL: the keys go now, and other instances are told after it (one that heard a message sent
+   * along with the refused write may have read the old value back meanwhile). Otherwise a DEL waits for Redis to
+   * be back (`replayPending`), and the old value stays there and in other instances' L1 until then.
+   */
+  private async removeOrQueue(keys: string[], budget: CallBudget): Promise<void> {
+    if (budget.outOfMemory && (await this.l2!.del(keys)) !== UNAVAILABLE) {
+      this.removedForLackOfMemory();
+      await this.tell({ k: keys }, newBudget());
+    } else {
+      this.queue({ kind: 'del', keys });
+    }
+  }
+
+  /** The bus message of a bump: new versions, and the tags whose keys were deleted instead (see TagVersions.bumpInRedis). */
+  private bumpNews(tags: readonly string[], states: readonly (TagState | null)[]): BusNews {
+    const news: BusNews = {};
+    tags.forEach((tag, i) => {
+      const state = states[i];
+      if (state) {
+        (news.t ??= []).push(busTag(tag, state));
+      } else {
+        (news.g ??= []).push(tag);
+      }
+    });
+    if (news.g) {
+      this.removedForLackOfMemory();
+    }
+    return news;
+  }
+
+  private removedForLackOfMemory(): void {
+    this.log.warn('Redis is out of memory: invalidations delete keys instead of writing them (check maxmemory and maxmemory-policy)');
   }
 
   /** A bus message for other instances; queued when it cannot be sent now (Redis itself is right already). */
@@ -909,13 +948,12 @@ export class CacheService implements OnApplicationShutdown {
 
   /** The bump, and the news of it for other instances; null if Redis did not take it. */
   private async replayTags(tags: string[], hard: boolean): Promise<BusNews | null> {
-    const states = await this.l2!.bumpTags(tags.map((t) => this.tags.key(t)), hard, this.options.maxEntryLifetimeMs);
+    const states = await this.tags.bumpInRedis(tags, hard);
     if (states === UNAVAILABLE) {
       return null;
     }
     this.clock.tagsInvalidated(tags);
-    tags.forEach((tag, i) => this.tags.learn(tag, states[i]));
-    return { t: tags.map((tag, i) => busTag(tag, states[i])) };
+    return this.bumpNews(tags, states);
   }
 
   /** A bus message; true when there is no bus to tell. */

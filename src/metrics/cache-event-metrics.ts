@@ -41,7 +41,7 @@ export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): vo
   const errors = counter(
     registry,
     'cache_errors_total',
-    'Redis commands that failed or were skipped, by kind (timeout, connection, command, skipped; stuck: a connection replaced after it stopped answering)',
+    'Redis commands that failed or were skipped, by kind (timeout, connection, command, skipped; stuck: a connection replaced after it stopped answering; oom: a write Redis refused for lack of memory)',
     ['kind'],
   );
   const evictions = counter(

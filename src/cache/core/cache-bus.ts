@@ -11,11 +11,14 @@ export interface BusMessage {
   k?: string[];
   /** With the tag key's incarnation when known (older senders leave it out). */
   t?: [tag: string, v: number, h: number, i?: string][];
+  /** Tags whose keys were deleted (Redis, out of memory, refused to bump them): what is known of them is void. */
+  g?: string[];
 }
 
 export interface BusHandlers {
   keys(keys: string[]): void;
   tags(tags: [string, TagState][]): void;
+  tagsRemoved(tags: string[]): void;
   /** The subscription was lost and is back: whatever was published meanwhile is unknown. */
   reconnected(): void;
 }
@@ -143,6 +146,9 @@ export class CacheBus {
     }
     if (message.t?.length) {
       this.handlers.tags(message.t.map(([tag, v, h, i]) => [tag, { v, h, i }]));
+    }
+    if (message.g?.length) {
+      this.handlers.tagsRemoved(message.g);
     }
   }
 }

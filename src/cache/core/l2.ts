@@ -13,6 +13,15 @@ const calculateSlot = require('cluster-key-slot') as (key: string) => number;
 export const UNAVAILABLE = Symbol('redis-unavailable');
 export type Maybe<T> = T | typeof UNAVAILABLE;
 
+/**
+ * Redis at `maxmemory` with nothing it may evict (`noeviction`, or a volatile-* policy and no key with a TTL left)
+ * refuses every command that may add memory (SET, HSET, a script that writes) with `-OOM …`, and still takes
+ * reads, DEL and PUBLISH. A write that invalidates must then remove instead, or the old value stays for its TTL.
+ */
+function isOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('OOM ');
+}
+
 /*
  * A tag key can vanish while entries stamped with its versions live on: Redis evicts it under `maxmemory`
  * (allkeys-lru keeps the entries it reads and drops the idle tag key), a FLUSHALL, a failover to an empty
@@ -111,6 +120,8 @@ interface BatchedRead {
 /** See RedisTier.guard. */
 export interface CallBudget {
   failed: boolean;
+  /** Redis answered that it is out of memory (see `isOutOfMemory`): it still takes a DEL. */
+  outOfMemory?: boolean;
 }
 
 export const newBudget = (): CallBudget => ({ failed: false });
@@ -134,6 +145,9 @@ export interface StampedTag extends TagState {
 const incarnation = (): string => randomUUID().slice(0, 8);
 
 function classify(error: unknown): RedisErrorKind {
+  if (isOutOfMemory(error)) {
+    return 'oom';
+  }
   const message = error instanceof Error ? error.message : String(error);
   if (/timed? ?out/i.test(message)) {
     return 'timeout';
@@ -208,9 +222,10 @@ export class RedisTier {
       const kind = classify(error);
       if (budget) {
         budget.failed = true;
+        budget.outOfMemory ||= kind === 'oom';
       }
-      if (kind === 'command') {
-        // Redis answered (NOPERM, WRONGTYPE, a script error): it is there, so this is no reason to skip it.
+      if (kind === 'command' || kind === 'oom') {
+        // Redis answered (NOPERM, WRONGTYPE, a script error, OOM): it is there, so this is no reason to skip it.
         this.breaker.success();
         this.timeoutsInARow = 0;
         this.answeredAt = performance.now();

@@ -1,7 +1,7 @@
 import type { ResolvedCacheOptions } from '../cache.options';
 import type { TagStamp } from './envelope';
 import { encodeKeyPart } from './keys';
-import { CallBudget, RedisTier, TagState, UNAVAILABLE } from './l2';
+import { CallBudget, type Maybe, newBudget, RedisTier, TagState, UNAVAILABLE } from './l2';
 
 export type Freshness = 'fresh' | 'soft' | 'hard';
 
@@ -192,12 +192,12 @@ export class TagVersions {
    * this instance stops serving the tags' entries at once, and until the caller's replay reaches Redis (`settle`)
    * — even if it clears what it knows meanwhile, or reads the old versions back from Redis before the replay.
    */
-  async bump(tags: readonly string[], hard: boolean, budget?: CallBudget): Promise<TagState[] | typeof UNAVAILABLE> {
+  async bump(tags: readonly string[], hard: boolean, budget?: CallBudget): Promise<(TagState | null)[] | typeof UNAVAILABLE> {
     if (!this.l2) {
       tags.forEach((tag) => this.bumpLocally(tag, hard));
       return tags.map((t) => this.localState(t));
     }
-    const states = await this.l2.bumpTags(tags.map((t) => this.key(t)), hard, this.options.maxEntryLifetimeMs, budget);
+    const states = await this.bumpInRedis(tags, hard, budget ?? newBudget());
     if (states === UNAVAILABLE) {
       for (const tag of tags) {
         // A known tag moves one version on, as the replay will move it, so entries written from now on stamp a
@@ -213,8 +213,37 @@ export class TagVersions {
       this.generation++;
       return UNAVAILABLE;
     }
-    tags.forEach((tag, i) => this.learn(tag, states[i]));
     return states;
+  }
+
+  /**
+   * Bumps tags in Redis and learns their new states. Redis out of memory refuses the bump (a script that writes)
+   * and still takes a DEL: the tag keys are deleted instead, and each state is null. A lost tag key makes every
+   * entry stamped with it count as removed (see CREATE_TAG in l2.ts), so that is a hard invalidation whatever was
+   * asked. Of a deleted key nothing is known here any more: its entries are judged by Redis, which finds it
+   * missing, until a stamp creates it again.
+   */
+  async bumpInRedis(tags: readonly string[], hard: boolean, budget: CallBudget = newBudget()): Promise<Maybe<(TagState | null)[]>> {
+    const keys = tags.map((t) => this.key(t));
+    const states = await this.l2!.bumpTags(keys, hard, this.options.maxEntryLifetimeMs, budget);
+    if (states !== UNAVAILABLE) {
+      tags.forEach((tag, i) => this.learn(tag, states[i]));
+      return states;
+    }
+    if (!budget.outOfMemory || (await this.l2!.del(keys)) === UNAVAILABLE) {
+      return UNAVAILABLE;
+    }
+    // Redis answered and took the DEL: the rest of the call (its bus message) goes on.
+    budget.failed = false;
+    tags.forEach((tag) => this.forget(tag));
+    return tags.map(() => null);
+  }
+
+  /** A tag whose key was deleted (here, or by another instance that said so on the bus). */
+  forget(tag: string): void {
+    if (this.known.delete(tag)) {
+      this.generation++;
+    }
   }
 
   /** An invalidation of these tags that `bump` could not send has reached Redis (or was given up). */
