@@ -1,3 +1,4 @@
+import { CacheService } from '../src/cache';
 import { ResponseReplay } from '../src/http-cache/response-replay';
 import { createCharacter, createUser, TestUser } from './support/fixtures';
 import { png } from './support/images';
@@ -163,8 +164,18 @@ describe('response replay', () => {
       const first = await other.http.get(path).expect(200);
       const counts = { ...otherReplay.counts };
       const queries = other.queries();
+      // How many reads the replay has out at once.
+      const cache = other.app.get(CacheService);
+      const peek = cache.peekFresh.bind(cache);
+      const inFlight = { now: 0, most: 0 };
+      const spy = jest.spyOn(cache, 'peekFresh').mockImplementation((read) => {
+        inFlight.most = Math.max(inFlight.most, ++inFlight.now);
+        return peek(read).finally(() => inFlight.now--);
+      });
       const second = await other.http.get(path).expect(200);
-      // Both reads behind the gallery (the page and the character) came from Redis, one after the other.
+      spy.mockRestore();
+      // Both reads behind the gallery (the page and the character) came from Redis, started together.
+      expect(inFlight.most).toBe(2);
       expect(otherReplay.counts.replayed).toBe(counts.replayed + 1);
       expect(other.queries()).toBe(queries);
       expect(second.headers['x-cache']).toBe('HIT-L2');

@@ -124,30 +124,33 @@ export class ResponseReplay {
   }
 
   /**
-   * The reads the synchronous pass could not settle, one after another, then the answer — or `next` as soon as
-   * one is missing, stale or changed, or a read fails. Written as a `then` chain, not an async function: this
-   * runs for every replay that needs Redis, and each await and async frame adds promises (and promise hooks) per
-   * request.
+   * The reads the synchronous pass could not settle, all started at once (from Redis, those of one replay go out
+   * together, in one MGET under load: see RedisTier.get), then the answer — or `next` when one is missing, stale
+   * or changed, or a read fails. Written with `then`, not as an async function: this runs for every replay that
+   * needs Redis, and each await and async frame adds promises (and promise hooks) per request.
    */
   private replayRest(attempt: Attempt): void {
     const { recorded, hits } = attempt;
     const pass = () => this.pass(attempt);
-    let read: Promise<CacheResult<unknown> | undefined>;
+    const settle = (found: readonly (CacheResult<unknown> | undefined)[]) => {
+      for (const hit of found) {
+        if (!hit) {
+          pass();
+          return;
+        }
+        hits.push(hit);
+      }
+      this.answer(attempt);
+    };
     try {
-      read = this.cache.peekFresh(recorded.reads[hits.length]);
+      if (recorded.reads.length - hits.length === 1) {
+        this.cache.peekFresh(recorded.reads[hits.length]).then((hit) => settle([hit]), pass);
+      } else {
+        Promise.all(recorded.reads.slice(hits.length).map((read) => this.cache.peekFresh(read))).then(settle, pass);
+      }
     } catch {
       pass();
-      return;
     }
-    read.then((hit) => {
-      if (!hit) {
-        pass();
-      } else if (hits.push(hit) < recorded.reads.length) {
-        this.replayRest(attempt);
-      } else {
-        this.answer(attempt);
-      }
-    }, pass);
   }
 
   /**
