@@ -9,8 +9,8 @@ export interface ReplayOptions {
 
 /**
  * Lets the HTTP cache layer answer this GET route before Fastify and Nest see the request (no hooks, middleware,
- * guards, pipes, interceptors, controller or service: see ResponseReplay), for callers without credentials, when it answered the same URL before from cache
- * entries that are all still fresh and unchanged.
+ * guards, pipes, interceptors, controller or service: see ResponseReplay), for callers without credentials, when
+ * it answered the same URL before from cache entries that are all still fresh and unchanged.
  *
  * Put it only on a route whose anonymous answer is a function of the URL and of what it reads through the cache:
  * no uncached database reads, no other request headers, no clock. The layer checks the rest: every cached read
