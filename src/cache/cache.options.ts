@@ -61,6 +61,12 @@ export interface CacheModuleOptions {
   logInterval?: Duration;
   /** Invalidations that could not reach Redis are replayed when it is back; at most this many are kept. */
   maxPendingInvalidations?: number;
+  /**
+   * When the connection to Redis is lost and comes back, the invalidations this instance made in this long before
+   * it was lost are made again: Redis may have lost them (a failover to a replica they had not reached, a restart
+   * from an append-only file). Default 10 s; 0 turns it off. See "Redis loses its last writes" in the README.
+   */
+  redoWindow?: Duration;
 }
 
 export interface ResolvedCacheOptions {
@@ -79,4 +85,5 @@ export interface ResolvedCacheOptions {
   breaker: { failureThreshold: number; openMs: number };
   logIntervalMs: number;
   maxPendingInvalidations: number;
+  redoWindowMs: number;
 }

@@ -21,6 +21,7 @@ import { assertNamespace, assertNoNamespaceClash, buildKey, leaseKey, namespaceT
 import { L1Store } from './core/l1';
 import { CallBudget, newBudget, RedisTier, type TagState, UNAVAILABLE } from './core/l2';
 import { RateLimitedLogger } from './core/rate-limited-logger';
+import { RecentInvalidations } from './core/recent-invalidations';
 import { resolveCacheOptions } from './core/resolve-options';
 import { Flight, SingleFlight, TIMED_OUT, within } from './core/single-flight';
 import { Freshness, TagVersions } from './core/tag-versions';
@@ -74,6 +75,10 @@ export class CacheService implements OnApplicationShutdown {
   /** Keys of the DELs in `pending`, with how many of them hold each: Redis may still hold what they remove. */
   private readonly pendingKeys = new Map<string, number>();
   private replaying = false;
+  /** Invalidations that reached Redis lately: made again after a reconnect (see RecentInvalidations). */
+  private readonly recent: RecentInvalidations;
+  /** Since the connection to Redis was lost: when Redis last answered before that (performance.now()). */
+  private lostAt: number | null = null;
   private readonly namespaces = new Set<string>();
   private probeTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -83,6 +88,7 @@ export class CacheService implements OnApplicationShutdown {
     this.enabled = options.enabled !== false;
     this.log = new RateLimitedLogger(this.logger, this.options.logIntervalMs);
     this.l1 = new L1Store(this.options.l1MaxBytes);
+    this.recent = new RecentInvalidations(this.options.redoWindowMs, this.options.maxPendingInvalidations);
     const redis = this.enabled ? this.options.redis : null;
     if (!redis) {
       this.client = this.subscriber = this.l2 = this.bus = null;
@@ -99,9 +105,13 @@ export class CacheService implements OnApplicationShutdown {
       this.client.on('error', (e: Error) => this.log.warn(`Redis connection: ${e.message}`));
       this.client.on('ready', () => {
         this.metrics.redisUp = true;
+        this.redoRecent();
         void this.replayPending();
       });
-      this.client.on('close', () => (this.metrics.redisUp = false));
+      this.client.on('close', () => {
+        this.metrics.redisUp = false;
+        this.lostAt ??= this.l2?.lastAnswerAt ?? null;
+      });
       // A little slack over the client's own timeout, which should always fire first.
       const guardMs = this.options.commandTimeoutMs + 50;
       this.l2 = new RedisTier(this.client, this.metrics, this.log, this.options.breaker, guardMs, (state) => {
@@ -441,6 +451,7 @@ export class CacheService implements OnApplicationShutdown {
     if (done === UNAVAILABLE) {
       await this.removeOrQueue(full, budget);
     } else {
+      this.remember({ keys: full });
       await this.tell({ k: full }, budget);
     }
   }
@@ -458,6 +469,7 @@ export class CacheService implements OnApplicationShutdown {
       this.queue({ kind: 'tags', tags: unique, hard: mode === 'remove' });
       return;
     }
+    this.remember({ tags: unique, hard: mode === 'remove' });
     // Redis has the new versions; other instances trust theirs while their bus is up, so they must hear of them.
     await this.tell(this.bumpNews(unique, states), budget);
   }
@@ -744,6 +756,8 @@ export class CacheService implements OnApplicationShutdown {
         await this.removeOrQueue([key], budget);
       } else if (publish) {
         this.supersede(key, queuedBefore);
+        // If Redis loses this write, it has the value before it again.
+        this.remember({ keys: [key] });
         if (withSet ? !told : !(await this.publish({ k: [key] }, budget))) {
           this.queue({ kind: 'tell', news: { k: [key] }, tries: 0 });
         }
@@ -816,6 +830,7 @@ export class CacheService implements OnApplicationShutdown {
    */
   private async removeOrQueue(keys: string[], budget: CallBudget): Promise<void> {
     if (budget.outOfMemory && (await this.l2!.del(keys)) !== UNAVAILABLE) {
+      this.remember({ keys });
       this.removedForLackOfMemory();
       await this.tell({ k: keys }, newBudget());
     } else {
@@ -941,6 +956,7 @@ export class CacheService implements OnApplicationShutdown {
     if ((await this.l2!.del(keys)) === UNAVAILABLE) {
       return null;
     }
+    this.remember({ keys });
     this.clock.keysInvalidated(keys);
     keys.forEach((k) => this.l1.delete(k));
     return { k: keys };
@@ -952,8 +968,55 @@ export class CacheService implements OnApplicationShutdown {
     if (states === UNAVAILABLE) {
       return null;
     }
+    this.remember({ tags, hard });
     this.clock.tagsInvalidated(tags);
     return this.bumpNews(tags, states);
+  }
+
+  /**
+   * An invalidation reached Redis: kept for `redoWindow`, in case Redis loses it (see RecentInvalidations). Redis
+   * has just answered, so what is older than the window before now is older than the window before Redis last
+   * answered too, and `redoRecent` would never pick it: it can go.
+   */
+  private remember(done: { keys: string[] } | { tags: string[]; hard: boolean }): void {
+    const now = performance.now();
+    this.recent.prune(now);
+    if ('keys' in done) {
+      this.recent.keysDone(done.keys, now);
+    } else {
+      this.recent.tagsDone(done.tags, done.hard, now);
+    }
+  }
+
+  /**
+   * The connection to Redis is back after it was lost: the invalidations made shortly before Redis last answered
+   * (and since) are queued again, since Redis may have lost them — a failover to a replica they had not reached
+   * yet, a restart from an append-only file. Queued, not sent here: they go in order with what is already
+   * waiting, and reads of those keys keep off Redis until they are done.
+   */
+  private redoRecent(): void {
+    const lostAt = this.lostAt;
+    this.lostAt = null;
+    if (lostAt === null) {
+      return;
+    }
+    const redo = this.recent.since(lostAt - this.recent.windowMs);
+    if (redo.keys.length > 0) {
+      this.queue({ kind: 'del', keys: redo.keys });
+    }
+    if (redo.hardTags.length > 0) {
+      this.queue({ kind: 'tags', tags: redo.hardTags, hard: true });
+    }
+    if (redo.softTags.length > 0) {
+      this.queue({ kind: 'tags', tags: redo.softTags, hard: false });
+    }
+    const count = redo.keys.length + redo.hardTags.length + redo.softTags.length;
+    if (count > 0) {
+      this.logger.warn(
+        `Redis is back: making again ${count} invalidation(s) from just before the connection was lost, in case Redis lost them`,
+      );
+      this.metrics.invalidationsRedone += count;
+    }
   }
 
   /** A bus message; true when there is no bus to tell. */

@@ -10,7 +10,7 @@ describe('Redis gauges', () => {
     const registry = new Registry();
     let sample: unknown = { at: Date.now(), ok: true, pingMs: 3, usedMemoryBytes: 123_456, maxMemoryBytes: 0, maxMemoryPolicy: 'noeviction', evictedKeys: 0 };
     let redis = 'up';
-    const cache = { status: () => ({ breaker: 'closed', l1Bytes: 0, l1Entries: 0, busConnected: true }), metrics: { busReconnects: 0 } };
+    const cache = { status: () => ({ breaker: 'closed', l1Bytes: 0, l1Entries: 0, busConnected: true }), metrics: { busReconnects: 0, invalidationsRedone: 0 } };
     exposeCacheState(registry, cache as unknown as CacheService, { redis: () => sample } as unknown as CacheSampler, {
       view: () => ({ redis }),
     } as unknown as CacheHealthIndicator);

@@ -40,6 +40,12 @@ export function exposeCacheState(
     'Times the invalidation bus came back after a loss (each clears L1)',
     () => cache.metrics.busReconnects,
   );
+  mirroredCounter(
+    registry,
+    'cache_invalidations_redone_total',
+    'Keys and tags invalidated again after the connection to Redis came back, in case Redis lost the first time',
+    () => cache.metrics.invalidationsRedone,
+  );
 
   const sample = () => {
     const last = sampler.redis();

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { CacheService, cacheKey } from '../../src/cache';
 import type { CachePolicy } from '../../src/cache';
 import { OwnSentinelGroup } from '../support/redis-sentinel';
-import { cacheInstance, eventually } from './support';
+import { cacheInstance, eventually, tagKeyOf } from './support';
 
 /**
  * The cache engine behind Redis Sentinel (REDIS_SENTINELS): a master, a replica and a sentinel of the suite's own.
@@ -85,6 +85,29 @@ describe('cache engine behind Redis Sentinel', () => {
       await a.invalidateTags(['group:failover']);
       await eventually(async () => (await b.getOrSet(key, loader, policy)) === 2, 1_000);
       expect(await b.fetch(fresh, async () => 'not loaded', { ttl: '1m' })).toMatchObject({ value: 'after', source: 'l2' });
+    } finally {
+      onNew.disconnect();
+    }
+  });
+
+  it('makes again on the new master the invalidations made just before a failover (a lagging replica may lack them)', async () => {
+    const tag = 'group:redo';
+    await a.getOrSet(cacheKey('sn-redo', 1), async () => 1, { ttl: '1m', tags: [tag] });
+    await a.invalidateTags([tag]);
+    const tagKey = tagKeyOf(a, tag);
+    const onOld = group.client(await group.masterPort());
+    const bumped = Number(await onOld.hget(tagKey, 'v'));
+    onOld.disconnect();
+    const before = a.metrics.invalidationsRedone;
+    const { to } = await group.failover();
+    const onNew = group.client(to);
+    try {
+      // Whatever the replica had — the bump, or nothing at all when it had not finished syncing as a replica
+      // yet — the tag on the new master ends up past the version the bump left on the old one: versions only go
+      // up, and a tag key created again starts above every earlier version (Redis' clock in µs).
+      await eventually(async () => Number(await onNew.hget(tagKey, 'v')) > bumped, 6_000);
+      expect(a.metrics.invalidationsRedone).toBe(before + 1);
+      expect(b.metrics.invalidationsRedone).toBe(0);
     } finally {
       onNew.disconnect();
     }

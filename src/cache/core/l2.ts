@@ -171,6 +171,8 @@ export class RedisTier {
   /** Commands that timed out since the last one that succeeded, and when one last succeeded (see `stuck`). */
   private timeoutsInARow = 0;
   private answeredAt = performance.now();
+  /** When Redis last answered a command (performance.now()); unlike `answeredAt`, never moved by `stuck`. */
+  lastAnswerAt = performance.now();
   /** How long every command may time out before the connection is taken for dead and replaced. */
   private readonly stuckMs: number;
 
@@ -214,7 +216,7 @@ export class RedisTier {
       }
       this.breaker.success();
       this.timeoutsInARow = 0;
-      this.answeredAt = performance.now();
+      this.lastAnswerAt = this.answeredAt = performance.now();
       this.metrics.redisUp = true;
       this.metrics.redisCommand((performance.now() - started) / 1000);
       return result;
@@ -228,7 +230,7 @@ export class RedisTier {
         // Redis answered (NOPERM, WRONGTYPE, a script error, OOM): it is there, so this is no reason to skip it.
         this.breaker.success();
         this.timeoutsInARow = 0;
-        this.answeredAt = performance.now();
+        this.lastAnswerAt = this.answeredAt = performance.now();
       } else {
         this.breaker.failure();
       }

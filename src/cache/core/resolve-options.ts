@@ -24,5 +24,6 @@ export function resolveCacheOptions(options: CacheModuleOptions): ResolvedCacheO
     breaker: { failureThreshold: options.breaker?.failureThreshold ?? 3, openMs: options.breaker?.openMs ?? 1_000 },
     logIntervalMs: toMs(options.logInterval ?? '30s'),
     maxPendingInvalidations: options.maxPendingInvalidations ?? 10_000,
+    redoWindowMs: toMs(options.redoWindow ?? '10s'),
   };
 }
