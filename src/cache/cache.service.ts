@@ -34,13 +34,15 @@ type BusNews = Parameters<CacheBus['publish']>[0];
  * already, only other instances have not heard); `seq` orders ops against writes (see `supersede`).
  */
 type PendingOp = { seq: number } & (
-  | { kind: 'del'; keys: string[] }
-  | { kind: 'tags'; tags: string[]; hard: boolean }
+  | { kind: 'del'; keys: string[]; redoFrom?: number }
+  | { kind: 'tags'; tags: string[]; hard: boolean; redoFrom?: number }
   | { kind: 'tell'; news: BusNews; tries: number }
 );
 type TellOp = Extract<PendingOp, { kind: 'tell' }>;
 /** A bus message that keeps failing although Redis answers (a PUBLISH an ACL denies) is given up after this. */
 const MAX_TELL_TRIES = 3;
+/** Keys or tags per op of a redo (see redoRecent): each op must get through within one command timeout. */
+const REDO_CHUNK = 500;
 
 const DEFAULT_NULL_TTL_MS = 30_000;
 const DEFAULT_LEASE_MS = 5_000;
@@ -105,6 +107,9 @@ export class CacheService implements OnApplicationShutdown {
       this.client.on('error', (e: Error) => this.log.warn(`Redis connection: ${e.message}`));
       this.client.on('ready', () => {
         this.metrics.redisUp = true;
+        // A new connection that passed its ready check: Redis is there, so whatever waits for it (the redo
+        // above all, which other instances may be reading around) goes now rather than at the next probe.
+        this.l2?.breaker.success();
         this.redoRecent();
         void this.replayPending();
       });
@@ -748,7 +753,13 @@ export class CacheService implements OnApplicationShutdown {
       // by it finds the new value). On a cluster the PUBLISH may reach another node first, so it waits.
       const withSet = publish && !this.l2.isCluster;
       const [written, told] = await Promise.all([
-        this.l2.set(key, env.stored(compressFrom(policy)), lifetimeMs, budget),
+        this.l2.set(key, env.stored(compressFrom(policy)), lifetimeMs, budget).then((answer) => {
+          // Remembered as soon as Redis has it (not after the PUBLISH: a reconnect may come in between).
+          if (publish && answer !== UNAVAILABLE) {
+            this.remember({ keys: [key] });
+          }
+          return answer;
+        }),
         withSet && this.publish({ k: [key] }, budget),
       ]);
       if (publish && written === UNAVAILABLE) {
@@ -756,8 +767,6 @@ export class CacheService implements OnApplicationShutdown {
         await this.removeOrQueue([key], budget);
       } else if (publish) {
         this.supersede(key, queuedBefore);
-        // If Redis loses this write, it has the value before it again.
-        this.remember({ keys: [key] });
         if (withSet ? !told : !(await this.publish({ k: [key] }, budget))) {
           this.queue({ kind: 'tell', news: { k: [key] }, tries: 0 });
         }
@@ -921,6 +930,9 @@ export class CacheService implements OnApplicationShutdown {
           if (news === null) {
             return;
           }
+          if (head.redoFrom !== undefined) {
+            this.metrics.invalidationsRedone += head.kind === 'del' ? head.keys.length : head.tags.length;
+          }
           // Redis has it now; what is left is telling other instances (never a second DEL or bump). By identity:
           // an overflow (which retires what it drops) or `supersede` may have taken the op out meanwhile.
           tell = { seq: head.seq, kind: 'tell', news, tries: 0 };
@@ -981,10 +993,11 @@ export class CacheService implements OnApplicationShutdown {
   private remember(done: { keys: string[] } | { tags: string[]; hard: boolean }): void {
     const now = performance.now();
     this.recent.prune(now);
-    if ('keys' in done) {
-      this.recent.keysDone(done.keys, now);
-    } else {
-      this.recent.tagsDone(done.tags, done.hard, now);
+    const dropped = 'keys' in done ? this.recent.keysDone(done.keys, now) : this.recent.tagsDone(done.tags, done.hard, now);
+    if (dropped > 0) {
+      this.log.warn(
+        `More invalidations within redoWindow than maxPendingInvalidations (${this.options.maxPendingInvalidations}): the oldest would not be made again after a reconnect`,
+      );
     }
   }
 
@@ -992,7 +1005,9 @@ export class CacheService implements OnApplicationShutdown {
    * The connection to Redis is back after it was lost: the invalidations made shortly before Redis last answered
    * (and since) are queued again, since Redis may have lost them — a failover to a replica they had not reached
    * yet, a restart from an append-only file. Queued, not sent here: they go in order with what is already
-   * waiting, and reads of those keys keep off Redis until they are done.
+   * waiting, and until they are done this instance reads neither those keys from Redis (`pendingKeys`) nor
+   * entries of those tags as fresh (`TagVersions.hold`). A redo still waiting from an earlier reconnect (the
+   * connection dropped again before it got through) is replaced by one reaching back to the earlier time.
    */
   private redoRecent(): void {
     const lostAt = this.lostAt;
@@ -1000,22 +1015,26 @@ export class CacheService implements OnApplicationShutdown {
     if (lostAt === null) {
       return;
     }
-    const redo = this.recent.since(lostAt - this.recent.windowMs);
-    if (redo.keys.length > 0) {
-      this.queue({ kind: 'del', keys: redo.keys });
+    let from = lostAt - this.recent.windowMs;
+    for (const op of this.pending.filter((o) => o.kind !== 'tell' && o.redoFrom !== undefined)) {
+      from = Math.min(from, (op as { redoFrom: number }).redoFrom);
+      this.pending.splice(this.pending.indexOf(op), 1);
+      this.retire(op);
     }
-    if (redo.hardTags.length > 0) {
-      this.queue({ kind: 'tags', tags: redo.hardTags, hard: true });
+    const redo = this.recent.since(from);
+    for (let i = 0; i < redo.keys.length; i += REDO_CHUNK) {
+      this.queue({ kind: 'del', keys: redo.keys.slice(i, i + REDO_CHUNK), redoFrom: from });
     }
-    if (redo.softTags.length > 0) {
-      this.queue({ kind: 'tags', tags: redo.softTags, hard: false });
+    for (const [tags, hard] of [[redo.hardTags, true], [redo.softTags, false]] as const) {
+      for (let i = 0; i < tags.length; i += REDO_CHUNK) {
+        const chunk = tags.slice(i, i + REDO_CHUNK);
+        this.tags.hold(chunk, hard);
+        this.queue({ kind: 'tags', tags: chunk, hard, redoFrom: from });
+      }
     }
     const count = redo.keys.length + redo.hardTags.length + redo.softTags.length;
     if (count > 0) {
-      this.logger.warn(
-        `Redis is back: making again ${count} invalidation(s) from just before the connection was lost, in case Redis lost them`,
-      );
-      this.metrics.invalidationsRedone += count;
+      this.logger.warn(`Redis is back: making again ${count} invalidation(s) from just before the connection was lost, in case Redis lost them`);
     }
   }
 

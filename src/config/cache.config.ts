@@ -62,6 +62,16 @@ class CacheEnv {
   @Min(0)
   CACHE_L1_MAX_BYTES = 64 * 1024 * 1024;
 
+  /**
+   * After the connection to Redis is lost and back, the invalidations made this long before it are made again
+   * (Redis may have lost them: a failover, a restart from an append-only file). 0 turns it off.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  CACHE_REDO_WINDOW_MS = 10_000;
+
   /** Report the service not ready while Redis is unreachable (default: degrade to the database instead). */
   @EnvBoolean()
   @IsBoolean()
@@ -92,6 +102,7 @@ export const cacheConfig = registerAs('cache', () => {
     prefix: env.CACHE_PREFIX,
     commandTimeoutMs: env.CACHE_COMMAND_TIMEOUT_MS,
     l1MaxBytes: env.CACHE_L1_MAX_BYTES,
+    redoWindow: env.CACHE_REDO_WINDOW_MS,
     redis: env.REDIS_URL
       ? { url: env.REDIS_URL }
       : env.REDIS_SENTINELS

@@ -20,11 +20,13 @@ describe('RecentInvalidations', () => {
     expect(recent.since(40).keys).toEqual(['k']);
   });
 
-  it('redoes a tag as hard once it was invalidated hard within the window, whatever came after', () => {
+  it('redoes a tag as hard if it was invalidated hard since the time asked for, whatever came after', () => {
     const recent = new RecentInvalidations(1_000, 100);
     recent.tagsDone(['t'], true, 10);
     recent.tagsDone(['t'], false, 20);
     expect(recent.since(0)).toMatchObject({ hardTags: ['t'], softTags: [] });
+    // The hard one is older than that: only the soft ones after it are redone.
+    expect(recent.since(15)).toMatchObject({ hardTags: [], softTags: ['t'] });
   });
 
   it('drops what is older than the window only when pruned', () => {
@@ -55,6 +57,13 @@ describe('RecentInvalidations', () => {
     expect(recent.since(0)).toEqual({ keys: ['k1', 'k2'], hardTags: [], softTags: ['t2'] });
     recent.keysDone(['k3'], 5);
     expect(recent.since(0)).toEqual({ keys: ['k2', 'k3'], hardTags: [], softTags: ['t2'] });
+  });
+
+  it('says how many records it dropped while they were still inside the window', () => {
+    const recent = new RecentInvalidations(100, 2);
+    recent.keysDone(['k1', 'k2'], 0);
+    expect(recent.keysDone(['k3'], 50)).toBe(1);
+    expect(recent.tagsDone(['t'], false, 500)).toBe(0);
   });
 
   it('records nothing with a window of 0', () => {

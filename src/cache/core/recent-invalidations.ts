@@ -1,16 +1,17 @@
 /** What `RecentInvalidations.since` hands back to be done again. */
 export interface InvalidationsToRedo {
   keys: string[];
-  /** Tags invalidated in `remove` mode at least once in the window. */
+  /** Tags invalidated in `remove` mode at least once since the time asked for. */
   hardTags: string[];
-  /** Tags only ever invalidated in `expire` mode. */
+  /** Tags invalidated since then, in `expire` mode only. */
   softTags: string[];
 }
 
 interface Done {
   /** performance.now() when it last reached Redis */
   at: number;
-  hard: boolean;
+  /** when it last reached Redis in `remove` mode (tags only; -Infinity if never) */
+  hardAt: number;
 }
 
 /**
@@ -34,16 +35,22 @@ export class RecentInvalidations {
     private readonly max: number,
   ) {}
 
-  keysDone(keys: readonly string[], now: number): void {
+  /** Returns how many records still inside the window had to go to stay within `max` (see `put`). */
+  keysDone(keys: readonly string[], now: number): number {
+    let dropped = 0;
     if (this.windowMs > 0) {
-      keys.forEach((key) => this.put(this.keys, key, now, false));
+      keys.forEach((key) => (dropped += this.put(this.keys, key, now, -Infinity)));
     }
+    return dropped;
   }
 
-  tagsDone(tags: readonly string[], hard: boolean, now: number): void {
+  /** As `keysDone`. */
+  tagsDone(tags: readonly string[], hard: boolean, now: number): number {
+    let dropped = 0;
     if (this.windowMs > 0) {
-      tags.forEach((tag) => this.put(this.tags, tag, now, hard || (this.tags.get(tag)?.hard ?? false)));
+      tags.forEach((tag) => (dropped += this.put(this.tags, tag, now, hard ? now : (this.tags.get(tag)?.hardAt ?? -Infinity))));
     }
+    return dropped;
   }
 
   /** Drops what was done longer than the window before `now`; call it only when Redis has just answered. */
@@ -62,7 +69,7 @@ export class RecentInvalidations {
   since(from: number): InvalidationsToRedo {
     const redo: InvalidationsToRedo = { keys: [], hardTags: [], softTags: [] };
     this.keys.forEach((done, key) => done.at >= from && redo.keys.push(key));
-    this.tags.forEach((done, tag) => done.at >= from && (done.hard ? redo.hardTags : redo.softTags).push(tag));
+    this.tags.forEach((done, tag) => done.at >= from && (done.hardAt >= from ? redo.hardTags : redo.softTags).push(tag));
     return redo;
   }
 
@@ -70,22 +77,25 @@ export class RecentInvalidations {
     return this.keys.size + this.tags.size;
   }
 
-  private put(records: Map<string, Done>, name: string, at: number, hard: boolean): void {
+  /** 1 when the oldest record had to go while still inside the window (of `at`), else 0. */
+  private put(records: Map<string, Done>, name: string, at: number, hardAt: number): number {
     // Deleted first, so the Map's order stays the order things were last done in (what `prune` relies on).
     records.delete(name);
-    records.set(name, { at, hard });
-    if (this.size > this.max) {
-      const oldest = this.oldest();
-      oldest?.records.delete(oldest.name);
+    records.set(name, { at, hardAt });
+    if (this.size <= this.max) {
+      return 0;
     }
+    const oldest = this.oldest()!;
+    oldest.records.delete(oldest.name);
+    return oldest.at >= at - this.windowMs ? 1 : 0;
   }
 
-  private oldest(): { records: Map<string, Done>; name: string } | undefined {
+  private oldest(): { records: Map<string, Done>; name: string; at: number } | undefined {
     const key = this.keys.entries().next().value;
     const tag = this.tags.entries().next().value;
     if (!key || (tag && tag[1].at < key[1].at)) {
-      return tag && { records: this.tags, name: tag[0] };
+      return tag && { records: this.tags, name: tag[0], at: tag[1].at };
     }
-    return { records: this.keys, name: key[0] };
+    return { records: this.keys, name: key[0], at: key[1].at };
   }
 }

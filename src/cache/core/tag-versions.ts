@@ -246,7 +246,19 @@ export class TagVersions {
     }
   }
 
-  /** An invalidation of these tags that `bump` could not send has reached Redis (or was given up). */
+  /**
+   * Invalidations of these tags are queued to be made again (CacheService.redoRecent): Redis may have lost them,
+   * and hold the versions from before. Until each is `settle`d, none of the tags' entries is fresh here.
+   */
+  hold(tags: readonly string[], hard: boolean): void {
+    for (const tag of tags) {
+      const waiting = this.unsettled.get(tag);
+      this.unsettled.set(tag, { below: Infinity, hard: hard || (waiting?.hard ?? false), count: (waiting?.count ?? 0) + 1 });
+    }
+    this.generation++;
+  }
+
+  /** An invalidation of these tags that `bump` could not send (or `hold` holds) has reached Redis, or was given up. */
   settle(tags: readonly string[]): void {
     for (const tag of tags) {
       const waiting = this.unsettled.get(tag);
