@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { CacheService, cacheKey, type Duration } from '../../src/cache';
 import { OwnRedis } from '../support/redis-server';
-import { cacheInstance, eventually, sleep, tagKeyOf } from './support';
+import { cacheInstance, eventually, sleep, tagKeyOf, versionedReader } from './support';
 
 /**
  * Redis can come back without its last writes and with the ones before: a failover to a replica they had not
@@ -49,21 +49,7 @@ describe('cache when Redis comes back without its last writes', () => {
     await connected();
   }
 
-  /** getOrSet with a loader that counts its calls and returns the current version. */
-  function reader(tags: string[] = []) {
-    const state = { version: 1, loads: 0 };
-    const key = cacheKey('lost', 'item');
-    const read = (cache: CacheService) =>
-      cache.getOrSet(
-        key,
-        async () => {
-          state.loads++;
-          return state.version;
-        },
-        { ttl: '1h', tags },
-      );
-    return { state, key, read };
-  }
+  const reader = (tags: string[] = []) => versionedReader(cacheKey('lost', 'item'), { ttl: '1h', tags });
 
   it.each([
     ['a tag invalidation', (cache: CacheService) => cache.invalidateTags(['lost:t'])],

@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { CacheService, cacheKey } from '../../src/cache';
 import { OwnRedis } from '../support/redis-server';
-import { cacheInstance, eventually, tagKeyOf } from './support';
+import { cacheInstance, eventually, tagKeyOf, versionedReader } from './support';
 
 /**
  * Redis full under `maxmemory-policy noeviction` (or a volatile-* policy with nothing left to evict) refuses
@@ -39,20 +39,7 @@ describe('cache when Redis is out of memory (noeviction)', () => {
   const fill = () => raw.config('SET', 'maxmemory', '1');
   const makeRoom = () => raw.config('SET', 'maxmemory', '0');
 
-  /** getOrSet with a loader that counts its calls and returns the current version. */
-  function reader(tags: string[]) {
-    const state = { version: 1, loads: 0 };
-    const read = (cache: CacheService, key = cacheKey('oom', 'item')) =>
-      cache.getOrSet(
-        key,
-        async () => {
-          state.loads++;
-          return state.version;
-        },
-        { ttl: '1m', tags },
-      );
-    return { state, read };
-  }
+  const reader = (tags: string[]) => versionedReader(cacheKey('oom', 'item'), { ttl: '1m', tags });
 
   it('is really refusing writes here, and still deleting and publishing', async () => {
     await raw.set('probe', '1');
