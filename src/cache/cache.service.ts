@@ -33,9 +33,13 @@ type BusNews = Parameters<CacheBus['publish']>[0];
  * An invalidation that could not reach Redis, or whose bus message could not be sent (`tell`: Redis has it
  * already, only other instances have not heard); `seq` orders ops against writes (see `supersede`).
  */
-type PendingOp = { seq: number } & (
-  | { kind: 'del'; keys: string[]; redoFrom?: number }
-  | { kind: 'tags'; tags: string[]; hard: boolean; redoFrom?: number }
+type PendingOp = {
+  seq: number;
+  /** Set on a DEL or bump made again after a reconnect (see redoRecent): the time its records reach back to. */
+  redoFrom?: number;
+} & (
+  | { kind: 'del'; keys: string[] }
+  | { kind: 'tags'; tags: string[]; hard: boolean }
   | { kind: 'tell'; news: BusNews; tries: number }
 );
 type TellOp = Extract<PendingOp, { kind: 'tell' }>;
@@ -1016,8 +1020,8 @@ export class CacheService implements OnApplicationShutdown {
       return;
     }
     let from = lostAt - this.recent.windowMs;
-    for (const op of this.pending.filter((o) => o.kind !== 'tell' && o.redoFrom !== undefined)) {
-      from = Math.min(from, (op as { redoFrom: number }).redoFrom);
+    for (const op of this.pending.filter((o) => o.redoFrom !== undefined)) {
+      from = Math.min(from, op.redoFrom!);
       this.pending.splice(this.pending.indexOf(op), 1);
       this.retire(op);
     }

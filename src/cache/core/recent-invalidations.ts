@@ -38,18 +38,14 @@ export class RecentInvalidations {
   /** Returns how many records still inside the window had to go to stay within `max` (see `put`). */
   keysDone(keys: readonly string[], now: number): number {
     let dropped = 0;
-    if (this.windowMs > 0) {
-      keys.forEach((key) => (dropped += this.put(this.keys, key, now, -Infinity)));
-    }
+    keys.forEach((key) => (dropped += this.put(this.keys, key, now, -Infinity)));
     return dropped;
   }
 
   /** As `keysDone`. */
   tagsDone(tags: readonly string[], hard: boolean, now: number): number {
     let dropped = 0;
-    if (this.windowMs > 0) {
-      tags.forEach((tag) => (dropped += this.put(this.tags, tag, now, hard ? now : (this.tags.get(tag)?.hardAt ?? -Infinity))));
-    }
+    tags.forEach((tag) => (dropped += this.put(this.tags, tag, now, hard ? now : (this.tags.get(tag)?.hardAt ?? -Infinity))));
     return dropped;
   }
 
@@ -77,8 +73,11 @@ export class RecentInvalidations {
     return this.keys.size + this.tags.size;
   }
 
-  /** 1 when the oldest record had to go while still inside the window (of `at`), else 0. */
+  /** 1 when the oldest record had to go while still inside the window (of `at`), else 0. Nothing with no window. */
   private put(records: Map<string, Done>, name: string, at: number, hardAt: number): number {
+    if (this.windowMs <= 0) {
+      return 0;
+    }
     // Deleted first, so the Map's order stays the order things were last done in (what `prune` relies on).
     records.delete(name);
     records.set(name, { at, hardAt });

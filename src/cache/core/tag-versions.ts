@@ -202,13 +202,7 @@ export class TagVersions {
       for (const tag of tags) {
         // A known tag moves one version on, as the replay will move it, so entries written from now on stamp a
         // version that stays fresh; of an unknown tag no version can be told, so none of its entries is fresh.
-        const below = this.known.has(tag) ? this.bumpLocally(tag, hard).v : Infinity;
-        const waiting = this.unsettled.get(tag);
-        this.unsettled.set(tag, {
-          below: Math.max(below, waiting?.below ?? 0),
-          hard: hard || (waiting?.hard ?? false),
-          count: (waiting?.count ?? 0) + 1,
-        });
+        this.holdOne(tag, this.known.has(tag) ? this.bumpLocally(tag, hard).v : Infinity, hard);
       }
       this.generation++;
       return UNAVAILABLE;
@@ -251,11 +245,18 @@ export class TagVersions {
    * and hold the versions from before. Until each is `settle`d, none of the tags' entries is fresh here.
    */
   hold(tags: readonly string[], hard: boolean): void {
-    for (const tag of tags) {
-      const waiting = this.unsettled.get(tag);
-      this.unsettled.set(tag, { below: Infinity, hard: hard || (waiting?.hard ?? false), count: (waiting?.count ?? 0) + 1 });
-    }
+    tags.forEach((tag) => this.holdOne(tag, Infinity, hard));
     this.generation++;
+  }
+
+  /** One more invalidation of `tag` waiting for Redis: entries stamped below `below` are not fresh here meanwhile. */
+  private holdOne(tag: string, below: number, hard: boolean): void {
+    const waiting = this.unsettled.get(tag);
+    this.unsettled.set(tag, {
+      below: Math.max(below, waiting?.below ?? 0),
+      hard: hard || (waiting?.hard ?? false),
+      count: (waiting?.count ?? 0) + 1,
+    });
   }
 
   /** An invalidation of these tags that `bump` could not send (or `hold` holds) has reached Redis, or was given up. */
