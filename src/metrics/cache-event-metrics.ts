@@ -41,7 +41,7 @@ export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): vo
   const errors = counter(
     registry,
     'cache_errors_total',
-    'Redis commands that failed or were skipped, by kind (timeout, connection, command, skipped; stuck: a connection replaced after it stopped answering; oom: a write Redis refused for lack of memory)',
+    'Redis commands that failed or were skipped, by kind (timeout, connection, command, skipped; stuck: a connection replaced after it stopped answering; oom: a write Redis refused for lack of memory; readonly: a write refused by a replica, after which the connection is remade)',
     ['kind'],
   );
   const evictions = counter(

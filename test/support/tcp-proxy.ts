@@ -14,14 +14,17 @@ export class TcpProxy {
   private readonly server: Server;
   port = 0;
 
-  private constructor(targetHost: string, targetPort: number) {
+  private constructor(
+    private readonly targetHost: string,
+    private targetPort: number,
+  ) {
     this.server = createServer((client) => {
       if (!this.open) {
         client.destroy();
         return;
       }
       const upstream = new Socket();
-      upstream.connect(targetPort, targetHost);
+      upstream.connect(this.targetPort, this.targetHost);
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
@@ -49,6 +52,14 @@ export class TcpProxy {
 
   restore(): void {
     this.open = true;
+  }
+
+  /**
+   * New connections go to another port from now on; open ones stay where they are. As when a managed Redis
+   * moves its primary endpoint (a DNS name) to the replica it promoted.
+   */
+  retarget(targetPort: number): void {
+    this.targetPort = targetPort;
   }
 
   blackhole(): void {

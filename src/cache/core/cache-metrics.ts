@@ -2,7 +2,7 @@ import type { BreakerState } from './circuit-breaker';
 
 export type GetResult = 'hit' | 'miss' | 'stale';
 export type Tier = 'l1' | 'l2' | 'none';
-export type RedisErrorKind = 'timeout' | 'connection' | 'command' | 'skipped' | 'stuck' | 'oom';
+export type RedisErrorKind = 'timeout' | 'connection' | 'command' | 'skipped' | 'stuck' | 'oom' | 'readonly';
 
 const TIERS: readonly Tier[] = ['l1', 'l2', 'none'];
 const RESULTS: readonly GetResult[] = ['hit', 'miss', 'stale'];

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import { dropConnection, type RedisClient } from '../redis/redis-clients';
+import { dropConnection, isReadOnly, type RedisClient } from '../redis/redis-clients';
 import type { CacheMetrics, RedisErrorKind } from './cache-metrics';
 import { CircuitBreaker } from './circuit-breaker';
 import { TIMED_OUT, within } from './single-flight';
@@ -148,6 +148,9 @@ function classify(error: unknown): RedisErrorKind {
   if (isOutOfMemory(error)) {
     return 'oom';
   }
+  if (isReadOnly(error)) {
+    return 'readonly';
+  }
   const message = error instanceof Error ? error.message : String(error);
   if (/timed? ?out/i.test(message)) {
     return 'timeout';
@@ -226,8 +229,9 @@ export class RedisTier {
         budget.failed = true;
         budget.outOfMemory ||= kind === 'oom';
       }
-      if (kind === 'command' || kind === 'oom') {
-        // Redis answered (NOPERM, WRONGTYPE, a script error, OOM): it is there, so this is no reason to skip it.
+      if (kind === 'command' || kind === 'oom' || kind === 'readonly') {
+        // Redis answered (NOPERM, WRONGTYPE, a script error, OOM, READONLY): it is there, so this is no reason to
+        // skip it. After READONLY the client is already reconnecting (see createRedisClient).
         this.breaker.success();
         this.timeoutsInARow = 0;
         this.lastAnswerAt = this.answeredAt = performance.now();
