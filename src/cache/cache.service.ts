@@ -25,7 +25,7 @@ import { RecentInvalidations } from './core/recent-invalidations';
 import { resolveCacheOptions } from './core/resolve-options';
 import { Flight, SingleFlight, TIMED_OUT, within } from './core/single-flight';
 import { Freshness, TagVersions } from './core/tag-versions';
-import { closeRedisClient, createRedisClient, RedisClient } from './redis/redis-clients';
+import { closeRedisClient, createRedisClient, isClusterClient, RedisClient, watchShards } from './redis/redis-clients';
 
 type Judgement = 'fresh' | 'expired' | 'invalidated' | 'unusable';
 type BusNews = Parameters<CacheBus['publish']>[0];
@@ -121,6 +121,17 @@ export class CacheService implements OnApplicationShutdown {
         this.metrics.redisUp = false;
         this.lostAt ??= this.l2?.lastAnswerAt ?? null;
       });
+      if (isClusterClient(this.client)) {
+        // A shard's failover, like a reconnect: its new master may lack the last invalidations.
+        watchShards(this.client, {
+          lost: () => (this.lostAt ??= this.l2?.lastAnswerAt ?? null),
+          moved: () => {
+            this.lostAt ??= this.l2?.lastAnswerAt ?? null;
+            this.redoRecent('a shard of the cluster has a new master');
+            void this.replayPending();
+          },
+        });
+      }
       // A little slack over the client's own timeout, which should always fire first.
       const guardMs = this.options.commandTimeoutMs + 50;
       this.l2 = new RedisTier(this.client, this.metrics, this.log, this.options.breaker, guardMs, (state) => {
@@ -1013,7 +1024,7 @@ export class CacheService implements OnApplicationShutdown {
    * entries of those tags as fresh (`TagVersions.hold`). A redo still waiting from an earlier reconnect (the
    * connection dropped again before it got through) is replaced by one reaching back to the earlier time.
    */
-  private redoRecent(): void {
+  private redoRecent(why = 'Redis is back'): void {
     const lostAt = this.lostAt;
     this.lostAt = null;
     if (lostAt === null) {
@@ -1038,7 +1049,7 @@ export class CacheService implements OnApplicationShutdown {
     }
     const count = redo.keys.length + redo.hardTags.length + redo.softTags.length;
     if (count > 0) {
-      this.logger.warn(`Redis is back: making again ${count} invalidation(s) from just before the connection was lost, in case Redis lost them`);
+      this.logger.warn(`${why}: making again ${count} invalidation(s) from just before the connection was lost, in case Redis lost them`);
     }
   }
 

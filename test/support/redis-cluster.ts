@@ -17,7 +17,7 @@ interface ClusterNode {
 }
 
 /**
- * A Redis Cluster of the suite's own: N masters, no replicas, on free ports of 127.0.0.1, in a temp dir. Stopped
+ * A Redis Cluster of the suite's own: N masters (and R replicas each), on free ports of 127.0.0.1, in a temp dir. Stopped
  * by PID — never by name, and the machine's shared Redis is never touched — by `stop()`, by a safety timer, on
  * process exit, and by a detached watchdog (which also removes the temp dir) if the test process dies without running any of those.
  */
@@ -37,20 +37,23 @@ export class OwnRedisCluster {
     process.once('exit', this.onExit);
   }
 
-  /** Starts `masters` nodes, joins them with `redis-cli --cluster create`, waits for cluster_state:ok everywhere. */
-  static async start({ masters = 3, lifetimeMs = 120_000 } = {}): Promise<OwnRedisCluster> {
+  /**
+   * Starts `masters` × (1 + `replicas`) nodes, joins them with `redis-cli --cluster create`, waits for
+   * cluster_state:ok everywhere.
+   */
+  static async start({ masters = 3, replicas = 0, lifetimeMs = 120_000 } = {}): Promise<OwnRedisCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'cache-cluster-'));
     const members: ClusterNode[] = [];
     let cluster: OwnRedisCluster | null = null;
     try {
-      for (let i = 0; i < masters; i++) {
+      for (let i = 0; i < masters * (1 + replicas); i++) {
         members.push(await startNode(dir));
       }
       cluster = new OwnRedisCluster(dir, members, startWatchdog(dir, members, lifetimeMs), lifetimeMs);
       const addresses = members.map((m) => `127.0.0.1:${m.port}`);
       await run(
         'redis-cli',
-        ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+        ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'],
         {
           timeout: 30_000,
         },
@@ -82,10 +85,11 @@ export class OwnRedisCluster {
     return new Cluster(this.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
   }
 
-  /** Runs `fn` against each node with its own plain connection. */
+  /** Runs `fn` against each node still running, with its own plain connection. */
   async onEachNode<T>(fn: (node: Redis, port: number) => Promise<T>): Promise<T[]> {
+    const alive = this.members.filter((m) => m.process.exitCode === null && m.process.signalCode === null);
     return Promise.all(
-      this.ports.map(async (port) => {
+      alive.map(async ({ port }) => {
         const node = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, password: this.password });
         try {
           return await fn(node, port);
@@ -122,6 +126,57 @@ export class OwnRedisCluster {
       await this.onEachNode((node) => node.config('SET', 'requirepass', ''));
       this.password = undefined;
     }
+  }
+
+  /** A plain connection to one node (the caller disconnects it). */
+  node(port: number): Redis {
+    return new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, password: this.password });
+  }
+
+  /** The port of a replica of the master on `masterPort` (once the master lists one: gossip takes a moment). */
+  async replicaOf(masterPort: number): Promise<number> {
+    const node = this.node(masterPort);
+    try {
+      const myId = await node.cluster('MYID');
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const [line] = (await node.call('CLUSTER', 'REPLICAS', myId)) as string[];
+        if (line) {
+          return Number(/:(\d+)@/.exec(line)![1]);
+        }
+        await sleep(50);
+      }
+      throw new Error(`no replica of ${masterPort}`);
+    } finally {
+      node.disconnect();
+    }
+  }
+
+  /** SIGKILL one node. */
+  async kill(port: number): Promise<void> {
+    const { process: child } = this.member(port);
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+
+  /** SIGSTOP one node (it answers nothing, and takes no replication), or SIGCONT it. */
+  freeze(port: number): void {
+    this.member(port).process.kill('SIGSTOP');
+  }
+
+  thaw(port: number): void {
+    this.member(port).process.kill('SIGCONT');
+  }
+
+  private member(port: number): ClusterNode {
+    const member = this.members.find((m) => m.port === port);
+    if (!member) {
+      throw new Error(`no node on ${port}`);
+    }
+    return member;
   }
 
   async flushAll(): Promise<void> {
@@ -207,6 +262,8 @@ async function startNode(dir: string): Promise<ClusterNode> {
       ['cluster-port', String(busPort)],
       ['cluster-config-file', join(dir, `nodes-${port}.conf`)],
       ['cluster-node-timeout', '2000'],
+      // A replica's first sync would wait 5 s for others to share it.
+      ['repl-diskless-sync-delay', '0'],
       ['save', ''],
       ['appendonly', 'no'],
       ['bind', '127.0.0.1'],

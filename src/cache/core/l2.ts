@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import { dropConnection, isReadOnly, type RedisClient } from '../redis/redis-clients';
+import { dropConnection, isClusterClient, isReadOnly, type RedisClient } from '../redis/redis-clients';
 import type { CacheMetrics, RedisErrorKind } from './cache-metrics';
 import { CircuitBreaker } from './circuit-breaker';
 import { TIMED_OUT, within } from './single-flight';
@@ -267,7 +267,7 @@ export class RedisTier {
 
   /** On a cluster, commands sent together may reach different nodes: their order is not Redis' order. */
   get isCluster(): boolean {
-    return 'isCluster' in this.client && this.client.isCluster;
+    return isClusterClient(this.client);
   }
 
   /**

@@ -3,6 +3,8 @@ import type { RedisConnectionOptions, RedisNode } from '../cache.options';
 
 export type RedisClient = Redis | Cluster;
 
+export const isClusterClient = (client: RedisClient): client is Cluster => 'isCluster' in client && client.isCluster;
+
 /**
  * Settings that keep a sick Redis from ever stalling a request:
  * - no offline queue and no per-request retries: a command on a broken connection fails at once;
@@ -65,6 +67,10 @@ export function createRedisClient(
       enableOfflineQueue: true,
       enableAutoPipelining: options.enableAutoPipelining,
       clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 10), 2_000),
+      // ioredis documents 5 s as the default but sets none (5.11): without it the client learns of a shard's
+      // failover only from a MOVED, which a dead master never sends, and `watchShards` hears of nothing. Each
+      // refresh opens a short-lived connection for CLUSTER SLOTS, so not much more often than that.
+      slotsRefreshInterval: 5_000,
       redisOptions: { ...options, ...auth },
     };
     return new Cluster(nodes, clusterOptions);
@@ -88,6 +94,25 @@ export function createRedisClient(
   }
   // `rediss://` turns on TLS; user and password come from the URL.
   return new Redis(config.url!, { ...options, connectionName: name });
+}
+
+/**
+ * A cluster client stays connected while one of its shards fails over: no `close`, no `ready`. `moved` is called
+ * when a slot refresh shows another master for any slot than the refresh before (a failover, or slots resharded);
+ * `lost` whenever the connection to one node closes (its master may have died: the time tells how far back
+ * invalidations may have been lost).
+ */
+export function watchShards(cluster: Cluster, on: { lost(): void; moved(): void }): void {
+  let masters: (string | undefined)[] | null = null;
+  cluster.on('+node', (node: Redis) => node.on('close', () => on.lost()));
+  cluster.on('refresh', () => {
+    const now = cluster.slots.map((nodes) => nodes?.[0]);
+    const moved = masters !== null && now.some((master, slot) => master !== masters![slot]);
+    masters = now;
+    if (moved) {
+      on.moved();
+    }
+  });
 }
 
 /**
