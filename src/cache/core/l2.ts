@@ -176,6 +176,8 @@ export class RedisTier {
   private answeredAt = performance.now();
   /** When Redis last answered a command (performance.now()); unlike `answeredAt`, never moved by `stuck`. */
   lastAnswerAt = performance.now();
+  /** A write was refused with READONLY since the connection was made (see createRedisClient). */
+  refusedReadOnly = false;
   /** How long every command may time out before the connection is taken for dead and replaced. */
   private readonly stuckMs: number;
 
@@ -232,6 +234,7 @@ export class RedisTier {
       if (kind === 'command' || kind === 'oom' || kind === 'readonly') {
         // Redis answered (NOPERM, WRONGTYPE, a script error, OOM, READONLY): it is there, so this is no reason to
         // skip it. After READONLY the client is already reconnecting (see createRedisClient).
+        this.refusedReadOnly ||= kind === 'readonly';
         this.breaker.success();
         this.timeoutsInARow = 0;
         this.lastAnswerAt = this.answeredAt = performance.now();

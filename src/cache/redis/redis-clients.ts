@@ -28,15 +28,35 @@ function resilientOptions(commandTimeoutMs: number): RedisOptions {
     enableAutoPipelining: false,
     connectTimeout: Math.max(1_000, commandTimeoutMs * 5),
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), 2_000),
-    // 1: reconnect, and fail the refused command (the cache queues an invalidation and redoes it on `ready`).
-    reconnectOnError: (error) => (isReadOnly(error) ? 1 : false),
+    reconnectOnError: readOnlyReconnects(),
     lazyConnect: false,
   };
 }
 
-/** A write sent to a replica: `READONLY You can't write against a read only replica.` (a script's too). */
+/**
+ * A write sent to a replica: `READONLY You can't write against a read only replica.` (a script's too; before
+ * Redis 7, a script's error carries it after `-`).
+ */
 export function isReadOnly(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('READONLY ');
+  return error instanceof Error && /^READONLY |-READONLY /.test(error.message);
+}
+
+/** Never more often than this: an endpoint that still leads to the replica (a DNS cache) would refuse again. */
+const READONLY_RECONNECT_MS = 2_000;
+
+/**
+ * ioredis' `reconnectOnError` for one client: 1 (reconnect, and fail the refused command, which the cache queues
+ * and redoes on `ready`) on READONLY, at most once every READONLY_RECONNECT_MS.
+ */
+export function readOnlyReconnects(): (error: Error) => 1 | false {
+  let last = -Infinity;
+  return (error) => {
+    if (!isReadOnly(error) || performance.now() - last < READONLY_RECONNECT_MS) {
+      return false;
+    }
+    last = performance.now();
+    return 1;
+  };
 }
 
 /**
@@ -67,10 +87,11 @@ export function createRedisClient(
       enableOfflineQueue: true,
       enableAutoPipelining: options.enableAutoPipelining,
       clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 10), 2_000),
-      // ioredis documents 5 s as the default but sets none (5.11): without it the client learns of a shard's
-      // failover only from a MOVED, which a dead master never sends, and `watchShards` hears of nothing. Each
-      // refresh opens a short-lived connection for CLUSTER SLOTS, so not much more often than that.
-      slotsRefreshInterval: 5_000,
+      // ioredis documents 5 s as the default but sets none (5.11): the client then refreshes its slots only when
+      // a command meets MOVED or a closed connection, and a shard's failover can go unseen (see `watchShards`)
+      // while this instance sends nothing there. Each refresh opens a short-lived connection for CLUSTER SLOTS:
+      // the cache's own commands client only.
+      ...(role === 'commands' ? { slotsRefreshInterval: 5_000 } : {}),
       redisOptions: { ...options, ...auth },
     };
     return new Cluster(nodes, clusterOptions);
@@ -97,20 +118,39 @@ export function createRedisClient(
 }
 
 /**
- * A cluster client stays connected while one of its shards fails over: no `close`, no `ready`. `moved` is called
- * when a slot refresh shows another master for any slot than the refresh before (a failover, or slots resharded);
- * `lost` whenever the connection to one node closes (its master may have died: the time tells how far back
- * invalidations may have been lost).
+ * A cluster client stays connected while one of its shards fails over: no `close`, no `ready`. `failedOver` is
+ * called when a slot refresh shows a slot served by a new master that was its replica before, or whose old
+ * master is gone from the cluster (not for slots that merely migrate between masters), with the time
+ * (performance.now()) the connection to a master first closed since the last call, if one did: how far back
+ * invalidations may have been lost.
  */
-export function watchShards(cluster: Cluster, on: { lost(): void; moved(): void }): void {
-  let masters: (string | undefined)[] | null = null;
-  cluster.on('+node', (node: Redis) => node.on('close', () => on.lost()));
+export function watchShards(cluster: Cluster, failedOver: (masterLostAt: number | undefined) => void): void {
+  let slots: string[][] | null = null;
+  let masters = new Set<string>();
+  let lostAt: number | undefined;
+  cluster.on('+node', (node: Redis) => {
+    const key = `${node.options.host}:${node.options.port}`;
+    node.on('close', () => {
+      if (cluster.status === 'ready' && masters.has(key)) {
+        lostAt ??= performance.now();
+      }
+    });
+  });
   cluster.on('refresh', () => {
-    const now = cluster.slots.map((nodes) => nodes?.[0]);
-    const moved = masters !== null && now.some((master, slot) => master !== masters![slot]);
-    masters = now;
-    if (moved) {
-      on.moved();
+    const before = slots;
+    slots = cluster.slots.map((nodes) => [...nodes]);
+    const nodes = new Set(slots.flat());
+    masters = new Set(slots.map(([master]) => master));
+    const promoted =
+      before !== null &&
+      slots.some(([master], slot) => {
+        const [was, ...replicas] = before[slot] ?? [];
+        return master !== was && (replicas.includes(master) || (was !== undefined && !nodes.has(was)));
+      });
+    if (promoted) {
+      const at = lostAt;
+      lostAt = undefined;
+      failedOver(at);
     }
   });
 }
