@@ -85,8 +85,6 @@ export class CacheService implements OnApplicationShutdown {
   private readonly recent: RecentInvalidations;
   /** Since the connection to Redis was lost: when Redis last answered before that (performance.now()). */
   private lostAt: number | null = null;
-  /** When an invalidation last reached Redis (see remember). */
-  private lastRememberedAt = -Infinity;
   private readonly namespaces = new Set<string>();
   private probeTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -121,16 +119,12 @@ export class CacheService implements OnApplicationShutdown {
       });
       this.client.on('close', () => {
         this.metrics.redisUp = false;
-        const l2 = this.l2!;
-        // A server that refused a write with READONLY was demoted some time after this instance's last
-        // invalidation reached it; the reads it answered since say nothing about when.
-        this.lostAt ??= l2.refusedReadOnly ? Math.min(l2.lastAnswerAt, this.lastRememberedAt) : l2.lastAnswerAt;
-        l2.refusedReadOnly = false;
+        this.lostAt ??= this.l2!.lostSince(this.recent.latestAt);
       });
       if (isClusterClient(this.client)) {
         // A shard's failover, like a reconnect: its new master may lack the last invalidations.
         watchShards(this.client, (masterLostAt) => {
-          this.lostAt = Math.min(this.lostAt ?? Infinity, masterLostAt ?? Infinity, this.l2?.lastAnswerAt ?? Infinity);
+          this.lostAt = Math.min(this.lostAt ?? Infinity, masterLostAt ?? Infinity, this.l2!.lastAnswerAt);
           this.redoRecent('a shard of the cluster has a new master');
           void this.replayPending();
         });
@@ -1010,7 +1004,6 @@ export class CacheService implements OnApplicationShutdown {
    */
   private remember(done: { keys: string[] } | { tags: string[]; hard: boolean }): void {
     const now = performance.now();
-    this.lastRememberedAt = now;
     this.recent.prune(now);
     const dropped = 'keys' in done ? this.recent.keysDone(done.keys, now) : this.recent.tagsDone(done.tags, done.hard, now);
     if (dropped > 0) {

@@ -1,8 +1,8 @@
 import calculateSlot from 'cluster-key-slot';
-import type Redis from 'ioredis';
 import { CacheService, cacheKey } from '../../src/cache';
 import type { CacheModuleOptions } from '../../src/cache';
 import { OwnRedisCluster } from '../support/redis-cluster';
+import { replicaCaughtUp } from '../support/redis-server';
 import { cacheInstance, eventually, tagKeyOf, versionedReader } from './support';
 
 /**
@@ -22,8 +22,6 @@ describe('cache on a Redis Cluster whose shard fails over', () => {
   };
   const ready = (...caches: CacheService[]) =>
     eventually(() => caches.every((c) => c.status().redisReady && c.status().busConnected), 10_000);
-  const offset = async (node: Redis, field: string) =>
-    Number((await node.info('replication')).match(new RegExp(`${field}:(\\d+)`))?.[1] ?? NaN);
 
   beforeEach(async () => {
     cluster = await OwnRedisCluster.start({ masters: 3, replicas: 1, lifetimeMs: 120_000 });
@@ -39,12 +37,7 @@ describe('cache on a Redis Cluster whose shard fails over', () => {
     const replica = await cluster.replicaOf(master);
     const [m, r] = [cluster.node(master), cluster.node(replica)];
     try {
-      await eventually(
-        async () =>
-          /master_link_status:up/.test(await r.info('replication')) &&
-          (await offset(r, 'slave_repl_offset')) >= (await offset(m, 'master_repl_offset')),
-        10_000,
-      );
+      await eventually(() => replicaCaughtUp(m, r), 10_000);
     } finally {
       m.disconnect();
       r.disconnect();

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { CacheService, cacheKey } from '../../src/cache';
-import { OwnRedis } from '../support/redis-server';
+import { OwnRedis, replicaCaughtUp } from '../support/redis-server';
 import { TcpProxy } from '../support/tcp-proxy';
 import { cacheInstance, eventually, versionedReader } from './support';
 
@@ -30,16 +30,12 @@ describe('cache when its Redis endpoint moves to a promoted replica', () => {
   };
   const ready = (...caches: CacheService[]) =>
     eventually(() => caches.every((cache) => cache.status().redisReady && cache.status().busConnected));
-  const replicationOffset = async (redis: Redis, field: 'master_repl_offset' | 'slave_repl_offset') =>
-    Number((await redis.info('replication')).match(new RegExp(`${field}:(\\d+)`))?.[1] ?? NaN);
 
   beforeEach(async () => {
     // A replica's first sync waits 5 s by default (repl-diskless-sync-delay) for more replicas to share it.
     first = await OwnRedis.start(['--repl-diskless-sync-delay', '0']);
     second = await OwnRedis.start(['--repl-diskless-sync-delay', '0', '--replicaof', '127.0.0.1', String(first.port)]);
     proxy = await TcpProxy.start('127.0.0.1', first.port);
-    const replica = client(second);
-    await eventually(async () => (await replica.info('replication')).includes('master_link_status:up'), 5_000);
   });
   afterEach(async () => {
     // Settled, not all: a set-up that failed half-way still stops every server it started.
@@ -51,10 +47,7 @@ describe('cache when its Redis endpoint moves to a promoted replica', () => {
   /** Waits until the replica holds everything the master has (the entry written before the failover). */
   async function replicated(): Promise<void> {
     const [master, replica] = [client(first), client(second)];
-    await eventually(
-      async () => (await replicationOffset(replica, 'slave_repl_offset')) >= (await replicationOffset(master, 'master_repl_offset')),
-      5_000,
-    );
+    await eventually(() => replicaCaughtUp(master, replica), 5_000);
   }
 
   /** The failover: the replica becomes master, the endpoint moves to it, the old master follows it. */

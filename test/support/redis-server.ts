@@ -5,6 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 
+/** Whether a replica holds everything its master has: its link is up and its offset reached the master's. */
+export async function replicaCaughtUp(master: Redis, replica: Redis): Promise<boolean> {
+  const [ofMaster, ofReplica] = await Promise.all([master.info('replication'), replica.info('replication')]);
+  const offset = (info: string, field: string) => Number(new RegExp(`${field}:(\\d+)`).exec(info)?.[1] ?? NaN);
+  return (
+    /master_link_status:up/.test(ofReplica) &&
+    offset(ofReplica, 'slave_repl_offset') >= offset(ofMaster, 'master_repl_offset')
+  );
+}
+
 /** A free TCP port on 127.0.0.1, picked by the OS. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -176,8 +176,8 @@ export class RedisTier {
   private answeredAt = performance.now();
   /** When Redis last answered a command (performance.now()); unlike `answeredAt`, never moved by `stuck`. */
   lastAnswerAt = performance.now();
-  /** A write was refused with READONLY since the connection was made (see createRedisClient). */
-  refusedReadOnly = false;
+  /** A write was refused with READONLY since the connection was made (see createRedisClient, `lostSince`). */
+  private refusedReadOnly = false;
   /** How long every command may time out before the connection is taken for dead and replaced. */
   private readonly stuckMs: number;
 
@@ -266,6 +266,17 @@ export class RedisTier {
       this.metrics.redisError('stuck');
       dropConnection(this.client);
     }
+  }
+
+  /**
+   * The connection closed: the time Redis may have lost writes since, for a redo to reach back from. Its last
+   * answer, or, if it refused a write with READONLY, the last write that reached it (`lastWriteAt`, if earlier):
+   * it was demoted some time after that, and the reads it answered since say nothing about when.
+   */
+  lostSince(lastWriteAt: number): number {
+    const at = this.refusedReadOnly ? Math.min(this.lastAnswerAt, lastWriteAt) : this.lastAnswerAt;
+    this.refusedReadOnly = false;
+    return at;
   }
 
   /** On a cluster, commands sent together may reach different nodes: their order is not Redis' order. */

@@ -29,6 +29,8 @@ interface Done {
 export class RecentInvalidations {
   private readonly keys = new Map<string, Done>();
   private readonly tags = new Map<string, Done>();
+  /** When the latest record was made (-Infinity before the first). */
+  latestAt = -Infinity;
 
   constructor(
     readonly windowMs: number,
@@ -78,6 +80,7 @@ export class RecentInvalidations {
     if (this.windowMs <= 0) {
       return 0;
     }
+    this.latestAt = at;
     // Deleted first, so the Map's order stays the order things were last done in (what `prune` relies on).
     records.delete(name);
     records.set(name, { at, hardAt });
