@@ -125,6 +125,32 @@ describe('cache when Redis dies or freezes', () => {
     }
   });
 
+  it('a bus connection that drops before its re-subscription is answered only reconnects again', async () => {
+    // ioredis' own re-subscription after a reconnect (`autoResubscribe`) is a promise nobody catches: dropped
+    // unanswered, it rejected with "Connection is closed." as an unhandled rejection, which ends a Node process
+    // (and fails this test). The bus subscribes by itself on every ready, and handles the failure.
+    const proxy = await TcpProxy.start('127.0.0.1', redis.port);
+    const c = cacheInstance(`redis://127.0.0.1:${proxy.port}`, { commandTimeoutMs: TIMEOUT });
+    const raw = redis.client();
+    try {
+      await eventually(() => c.status().redisReady && c.status().busConnected);
+      const key = cacheKey('fault', 'resubscribe');
+      expect(await c.getOrSet(key, loader('v1'), { ttl: '1m' })).toBe('v1');
+      const reconnects = c.metrics.busReconnects;
+      const dropped = proxy.dropOnNext('subscribe');
+      await raw.client('KILL', 'TYPE', 'pubsub');
+      await dropped;
+      await eventually(() => c.status().busConnected && c.metrics.busReconnects > reconnects, 5_000);
+      // The subscription works: another instance's write reaches this one's L1.
+      await b.set(key, 'v2', { ttl: '1m' });
+      await eventually(async () => (await c.get(key)) === 'v2', 1_000);
+    } finally {
+      raw.disconnect();
+      await c.onApplicationShutdown();
+      await proxy.stop();
+    }
+  });
+
   it('an ACL that refuses PUBLISH costs the bus, never the data: writes stay, a tag is bumped once, nothing waits', async () => {
     // Redis 7 gives a new ACL user no channels (acl-pubsub-default resetchannels): every data command, no PUBLISH.
     const raw = redis.client();

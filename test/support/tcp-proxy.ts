@@ -11,6 +11,7 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private readonly pairs = new Set<[Socket, Socket]>();
   private open = true;
+  private tripwire: { bytes: Buffer; sprung: () => void } | null = null;
   private readonly server: Server;
   port = 0;
 
@@ -30,6 +31,14 @@ export class TcpProxy {
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => socket.destroy());
       }
+      client.on('data', (chunk: Buffer) => {
+        const wire = this.tripwire;
+        if (wire && chunk.includes(wire.bytes)) {
+          this.tripwire = null;
+          client.destroy();
+          wire.sprung();
+        }
+      });
       client.pipe(upstream).pipe(client);
       const pair: [Socket, Socket] = [client, upstream];
       this.pairs.add(pair);
@@ -60,6 +69,14 @@ export class TcpProxy {
    */
   retarget(targetPort: number): void {
     this.targetPort = targetPort;
+  }
+
+  /**
+   * The next connection to send `text` is closed on it: the command is left without an answer, as when a
+   * connection drops between a request and its reply. Resolves when it happened.
+   */
+  dropOnNext(text: string): Promise<void> {
+    return new Promise((sprung) => (this.tripwire = { bytes: Buffer.from(text), sprung }));
   }
 
   blackhole(): void {

@@ -25,8 +25,9 @@ export interface BusHandlers {
 
 /**
  * Redis pub/sub between instances. After an eviction reaches Redis, the keys (or new tag versions) are published
- * and every other instance drops its L1 copies. ioredis re-subscribes by itself after a reconnect; since
- * messages sent while disconnected are lost, a reconnect clears L1.
+ * and every other instance drops its L1 copies. The bus subscribes again on every reconnect (ioredis' own
+ * re-subscription is off: see `createRedisClient`); since messages sent while disconnected are lost, a
+ * reconnect clears L1.
  */
 export class CacheBus {
   private connected = false;
