@@ -58,38 +58,6 @@ describe('when Redis dies in the middle of the traffic', () => {
       await second.close();
     }
   });
-
-  it('leaves no password hash, e-mail, token or secret anywhere in Redis', async () => {
-    // Touch every cached endpoint kind first, authenticated and not.
-    const user = await createUser(t, { tier: 'pro', showNsfw: true });
-    const c = await createCharacter(t, user, { name: 'Secret Check' });
-    for (const path of ['/users/me', `/users/${user.username}`, `/characters/${c.id}`, '/characters?mode=mine', '/characters?mode=all', '/characters/featured', `/characters/${c.id}/images`]) {
-      await t.http.get(path).set(user.auth).expect(200);
-    }
-    const client = redis.client();
-    const found: string[] = [];
-    let cursor = '0';
-    let keys = 0;
-    do {
-      const [next, batch] = await client.scan(cursor, 'COUNT', 500);
-      cursor = next;
-      for (const key of batch) {
-        keys++;
-        const type = await client.type(key);
-        const value = type === 'string' ? await client.get(key) : type === 'hash' ? JSON.stringify(await client.hgetall(key)) : '';
-        const text = `${key} ${value}`;
-        if (/\$argon2|\$2[aby]\$/.test(text)) {found.push(`password hash in ${key}`);}
-        if (/[\w.+-]+@[\w-]+\.[\w.]+/.test(text)) {found.push(`e-mail in ${key}`);}
-        if (/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/.test(text)) {found.push(`JWT in ${key}`);}
-        for (const secret of ['dev-only-jwt-secret', 'dev-only-billing', 'dev-only-generator', 'dev-only-cdn-signing']) {
-          if (text.includes(secret)) {found.push(`secret in ${key}`);}
-        }
-      }
-    } while (cursor !== '0');
-    client.disconnect();
-    expect(keys).toBeGreaterThan(10);
-    expect(found).toEqual([]);
-  });
 });
 
 describe('when PostgreSQL is down', () => {
