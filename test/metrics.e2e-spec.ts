@@ -108,6 +108,8 @@ describe('metrics', () => {
     await sleep(20);
     await cache.delete([a]); // one eviction
     expect(loads).toBe(4);
+    // Tags reach entries of any namespace: counted by the word before their first colon, never by id.
+    await cache.invalidateTags(['mtag:1', 'mtag:2', 'no-group']);
 
     const after = await scrape();
     const gets = (tier: string, result: string) =>
@@ -122,6 +124,8 @@ describe('metrics', () => {
     expect(delta(before, after, series('cache_loads_total', { namespace: NS, result: 'error' }))).toBe(1);
     expect(delta(before, after, series('cache_load_duration_seconds_count', { namespace: NS }))).toBe(5);
     expect(delta(before, after, series('cache_evictions_total', { namespace: NS }))).toBe(1);
+    expect(delta(before, after, series('cache_tag_invalidations_total', { group: 'mtag' }))).toBe(2);
+    expect(delta(before, after, series('cache_tag_invalidations_total', { group: 'other' }))).toBe(1);
     expect(delta(before, after, 'cache_redis_command_duration_seconds_count')).toBeGreaterThan(0);
     expect(after.get('cache_redis_up')).toBe(1);
     expect(after.get('cache_breaker_state')).toBe(0);
@@ -210,6 +214,7 @@ describe('metrics', () => {
         await t.http.get(`/nothing-here/${id}`).expect(404);
         await cache.getOrSet(cacheKey(NS, 'item', id), async () => ({ id }), { ttl: '1m' });
         await cache.getOrSet(cacheKey(NS, 'item', id), async () => ({ id }), { ttl: '1m' });
+        await cache.invalidateTags([`item:${id}`]);
       }
     };
     const appSeries = async () => {

@@ -480,6 +480,7 @@ export class CacheService implements OnApplicationShutdown {
       return;
     }
     this.clock.tagsInvalidated(unique);
+    this.metrics.tagsInvalidated(unique);
     const budget = newBudget();
     const states = await this.tags.bump(unique, mode === 'remove', budget);
     if (states === UNAVAILABLE) {

@@ -50,6 +50,12 @@ export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): vo
     'Explicit evictions (keys, namespaces), by namespace',
     ['namespace'],
   );
+  const tagInvalidations = counter(
+    registry,
+    'cache_tag_invalidations_total',
+    'Tags invalidated (each reaches every entry that carries it, in any namespace), by group: the part of the tag before its first colon',
+    ['group'],
+  );
   const commandSeconds = new Histogram({
     name: 'cache_redis_command_duration_seconds',
     help: 'Latency of the Redis commands the cache sent',
@@ -66,6 +72,9 @@ export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): vo
         break;
       case 'eviction':
         evictions.inc({ namespace: labels.namespace }, value);
+        break;
+      case 'tag_invalidation':
+        tagInvalidations.inc({ group: labels.group }, value);
         break;
       case 'redis_error':
         errors.inc({ kind: labels.kind });

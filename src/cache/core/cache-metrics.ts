@@ -12,10 +12,22 @@ const SLOT: Record<Tier, Record<GetResult, number>> = {
   none: { hit: 6, miss: 7, stale: 8 },
 };
 const SLOTS = 9;
+/** A tag group worth a label of its own: a short word (`character` of `character:42`). */
+const TAG_GROUP = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+
+/**
+ * The label a tag is counted under: the text before its first `:` (`character:42` → `character`), which the
+ * code's tag builders fix, never the id after it; `other` for a tag without such a head.
+ */
+export function tagGroup(tag: string): string {
+  const at = tag.indexOf(':');
+  const head = at < 0 ? '' : tag.slice(0, at);
+  return TAG_GROUP.test(head) ? head : 'other';
+}
 
 /**
  * Counters for the metrics module, labelled only by bounded values: namespaces (declared in code), tiers,
- * results, error kinds. Never by key, id or user.
+ * results, error kinds, tag groups. Never by key, id or user.
  */
 export class CacheMetrics {
   readonly loads = new Map<string, number>();
@@ -23,6 +35,8 @@ export class CacheMetrics {
   readonly loadSeconds = new Map<string, number[]>();
   readonly staleServed = new Map<string, number>();
   readonly evictions = new Map<string, number>();
+  /** Tags invalidated, by group (see `tagGroup`): a tag reaches entries of any namespace. */
+  readonly tagInvalidations = new Map<string, number>();
   readonly redisErrors = new Map<RedisErrorKind, number>();
   readonly redisCommandSeconds: number[] = [];
   breakerState: BreakerState = 'closed';
@@ -89,6 +103,14 @@ export class CacheMetrics {
   eviction(namespace: string, count = 1): void {
     bump(this.evictions, namespace, count);
     this.emit('eviction', { namespace }, count);
+  }
+
+  tagsInvalidated(tags: readonly string[]): void {
+    for (const tag of tags) {
+      const group = tagGroup(tag);
+      bump(this.tagInvalidations, group);
+      this.emit('tag_invalidation', { group }, 1);
+    }
   }
 
   redisError(kind: RedisErrorKind): void {
