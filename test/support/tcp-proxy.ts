@@ -11,7 +11,7 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private readonly pairs = new Set<[Socket, Socket]>();
   private open = true;
-  private tripwire: { bytes: Buffer; sprung: () => void } | null = null;
+  private tripwire: { bytes: Buffer; silence: boolean; sprung: () => void } | null = null;
   private readonly server: Server;
   port = 0;
 
@@ -35,7 +35,11 @@ export class TcpProxy {
         const wire = this.tripwire;
         if (wire && chunk.includes(wire.bytes)) {
           this.tripwire = null;
-          client.destroy();
+          if (wire.silence) {
+            silence(client, upstream);
+          } else {
+            client.destroy();
+          }
           wire.sprung();
         }
       });
@@ -72,20 +76,24 @@ export class TcpProxy {
   }
 
   /**
-   * The next connection to send `text` is closed on it: the command is left without an answer, as when a
-   * connection drops between a request and its reply. Resolves when it happened.
+   * The next connection to send `text` loses the answer: it is closed (`close`), or goes silent without closing
+   * (`silence`, as `blackhole` does). The request may still reach the server; nothing comes back. Resolves when
+   * it happened, or rejects after `withinMs`.
    */
-  dropOnNext(text: string): Promise<void> {
-    return new Promise((sprung) => (this.tripwire = { bytes: Buffer.from(text), sprung }));
+  trapNext(text: string, how: 'close' | 'silence', withinMs = 5_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.tripwire = null;
+        reject(new Error(`no connection sent ${JSON.stringify(text)} within ${withinMs} ms`));
+      }, withinMs);
+      const sprung = () => (clearTimeout(timer), resolve());
+      this.tripwire = { bytes: Buffer.from(text), silence: how === 'silence', sprung };
+    });
   }
 
   blackhole(): void {
     for (const [client, upstream] of this.pairs) {
-      client.unpipe(upstream);
-      upstream.unpipe(client);
-      // Read and drop: nothing goes through, nothing is closed, and neither side sees back-pressure.
-      client.on('data', () => undefined);
-      upstream.on('data', () => undefined);
+      silence(client, upstream);
     }
     this.pairs.clear();
   }
@@ -94,4 +102,12 @@ export class TcpProxy {
     this.cut();
     await new Promise((resolve) => this.server.close(resolve));
   }
+}
+
+/** Read and drop: nothing goes through, nothing is closed, and neither side sees back-pressure. */
+function silence(client: Socket, upstream: Socket): void {
+  client.unpipe(upstream);
+  upstream.unpipe(client);
+  client.on('data', () => undefined);
+  upstream.on('data', () => undefined);
 }

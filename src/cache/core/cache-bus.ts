@@ -1,8 +1,8 @@
-import { dropConnection, type RedisClient } from '../redis/redis-clients';
+import { dropConnection, isClusterClient, type RedisClient } from '../redis/redis-clients';
 import type { CacheMetrics } from './cache-metrics';
 import type { CallBudget, RedisTier, TagState } from './l2';
 import type { RateLimitedLogger } from './rate-limited-logger';
-import { within } from './single-flight';
+import { TIMED_OUT, within } from './single-flight';
 
 /** What travels on the bus: keys to drop, tag versions to learn. Never values. */
 export interface BusMessage {
@@ -68,7 +68,15 @@ export class CacheBus {
       this.connected = false;
     });
     this.subscriber.on('error', (error: Error) => this.log.warn(`Cache bus error: ${error.message}`));
+    // A client handed in by `createClient` may come with ioredis' own re-subscription on (see createRedisClient),
+    // and may be ready already.
+    if (!isClusterClient(this.subscriber)) {
+      this.subscriber.options.autoResubscribe = false;
+    }
     this.subscriber.on('ready', () => void this.subscribe());
+    if (this.subscriber.status === 'ready') {
+      void this.subscribe();
+    }
     this.heartbeat = setInterval(() => void this.check(), this.heartbeatMs.every);
     this.heartbeat.unref();
   }
@@ -92,14 +100,32 @@ export class CacheBus {
   }
 
   private async subscribe(): Promise<void> {
-    try {
-      await this.subscriber.subscribe(this.channel);
-    } catch (error) {
-      this.log.warn(`Cache bus could not subscribe: ${error instanceof Error ? error.message : String(error)}`);
+    // Bounded like the heartbeat's PING: a connection that goes silent right after `ready` would otherwise leave
+    // the bus unsubscribed (and the heartbeat waits for a subscription) until TCP notices, hours later.
+    const outcome = await within(
+      this.subscriber.subscribe(this.channel).then(
+        () => null,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+      ),
+      this.heartbeatMs.within,
+    );
+    if (outcome === TIMED_OUT) {
+      if (!this.stopping && this.subscriber.status === 'ready') {
+        this.log.warn(`Cache bus: no answer to SUBSCRIBE within ${this.heartbeatMs.within} ms: reconnecting`);
+        dropConnection(this.subscriber);
+      }
+      return;
+    }
+    if (outcome !== null) {
+      this.log.warn(`Cache bus could not subscribe: ${outcome.message}`);
       // Refused (an ACL, say) rather than cut off: nothing else would try again.
       if (!this.stopping && this.subscriber.status === 'ready') {
         setTimeout(() => void this.subscribe(), this.heartbeatMs.every).unref();
       }
+      return;
+    }
+    if (this.connected) {
+      // A second SUBSCRIBE on the same connection (`start` found the client ready as its `ready` was due).
       return;
     }
     if (this.everConnected) {
