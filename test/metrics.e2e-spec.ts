@@ -110,6 +110,8 @@ describe('metrics', () => {
     expect(loads).toBe(4);
     // Tags reach entries of any namespace: counted by the word before their first colon, never by id.
     await cache.invalidateTags(['mtag:1', 'mtag:2', 'no-group']);
+    // A namespace clear is an eviction of the namespace (its tag is an implementation detail).
+    await cache.clearNamespace(`${NS}-cleared`);
 
     const after = await scrape();
     const gets = (tier: string, result: string) =>
@@ -126,6 +128,8 @@ describe('metrics', () => {
     expect(delta(before, after, series('cache_evictions_total', { namespace: NS }))).toBe(1);
     expect(delta(before, after, series('cache_tag_invalidations_total', { group: 'mtag' }))).toBe(2);
     expect(delta(before, after, series('cache_tag_invalidations_total', { group: 'other' }))).toBe(1);
+    expect(delta(before, after, series('cache_tag_invalidations_total', { group: 'ns' }))).toBe(0);
+    expect(delta(before, after, series('cache_evictions_total', { namespace: `${NS}-cleared` }))).toBe(1);
     expect(delta(before, after, 'cache_redis_command_duration_seconds_count')).toBeGreaterThan(0);
     expect(after.get('cache_redis_up')).toBe(1);
     expect(after.get('cache_breaker_state')).toBe(0);

@@ -479,24 +479,29 @@ export class CacheService implements OnApplicationShutdown {
     if (unique.length === 0) {
       return;
     }
-    this.clock.tagsInvalidated(unique);
     this.metrics.tagsInvalidated(unique);
+    await this.bumpTags(unique, mode);
+  }
+
+  private async bumpTags(tags: string[], mode: EvictMode): Promise<void> {
+    this.clock.tagsInvalidated(tags);
     const budget = newBudget();
-    const states = await this.tags.bump(unique, mode === 'remove', budget);
+    const states = await this.tags.bump(tags, mode === 'remove', budget);
     if (states === UNAVAILABLE) {
-      this.queue({ kind: 'tags', tags: unique, hard: mode === 'remove' });
+      this.queue({ kind: 'tags', tags, hard: mode === 'remove' });
       return;
     }
-    this.remember({ tags: unique, hard: mode === 'remove' });
+    this.remember({ tags, hard: mode === 'remove' });
     // Redis has the new versions; other instances trust theirs while their bus is up, so they must hear of them.
-    await this.tell(this.bumpNews(unique, states), budget);
+    await this.tell(this.bumpNews(tags, states), budget);
   }
 
   /** Every entry of a namespace, in O(1): the namespace is a tag every one of its entries carries. */
   clearNamespace(namespace: string, mode: EvictMode = 'remove'): Promise<void> {
     assertNamespace(namespace);
+    // Counted as an eviction of the namespace, not as a tag invalidation too.
     this.metrics.eviction(namespace);
-    return this.invalidateTags([namespaceTag(namespace)], mode);
+    return this.bumpTags([namespaceTag(namespace)], mode);
   }
 
   status(): CacheStatus {
