@@ -1,40 +1,18 @@
-import { inflateRawSync } from 'node:zlib';
 import type Redis from 'ioredis';
+import { Envelope } from '../src/cache/core/envelope';
 import { createCharacter, createUser, TestUser } from './support/fixtures';
 import { png } from './support/images';
-import { OwnRedis } from './support/redis-server';
+import { OwnRedis, scanKeys } from './support/redis-server';
 import { bootTestApp, TestApp } from './support/test-app';
 
 const MINUTE = 60_000;
 /** TTL jitter: every entry lives its TTL ± 10 % (see src/cache/README.md). */
 const JITTER = 0.1;
 
-/** A cache entry as Redis holds it: the envelope's header line (see src/cache/core/envelope.ts). */
-interface StoredHeader {
-  k: string;
-  c: number;
-  f: number;
-  s: number;
-}
-
-/** The header of a stored envelope; compressed ones start with NUL, `Z`, then raw DEFLATE. */
-function headerOf(bytes: Buffer): StoredHeader {
-  const envelope = bytes[0] === 0x00 && bytes[1] === 0x5a ? inflateRawSync(bytes.subarray(2)) : bytes;
-  return JSON.parse(envelope.toString('utf8', 0, envelope.indexOf(0x0a))) as StoredHeader;
-}
-
-/** Every key in Redis, by SCAN (never KEYS), with its type. */
-async function allKeys(client: Redis): Promise<Map<string, string>> {
-  const keys = new Map<string, string>();
-  let cursor = '0';
-  do {
-    const [next, batch] = await client.scan(cursor, 'COUNT', 500);
-    cursor = next;
-    for (const key of batch) {
-      keys.set(key, await client.type(key));
-    }
-  } while (cursor !== '0');
-  return keys;
+/** The cache entry stored under `key`, decoded as the service decodes it (compressed or not); null if none. */
+async function entryOf(client: Redis, key: string): Promise<Envelope | null> {
+  const bytes = await client.getBuffer(key);
+  return bytes ? Envelope.fromStored(key, bytes) : null;
 }
 
 /**
@@ -83,7 +61,7 @@ describe('what the cache holds in Redis', () => {
     await t.http.get('/users/me').set(owner.auth).expect(200);
     await t.http.get(`/generations/${ids.job}`).set(owner.auth).expect(200);
     // The prefix (app name and cache schema version), from the one entry whose key is known but for it.
-    const detailKey = [...(await allKeys(raw)).keys()].find((k) => k.endsWith(`:characters:detail:${ids.character}`));
+    const detailKey = (await scanKeys(raw)).find((k) => k.endsWith(`:characters:detail:${ids.character}`));
     expect(detailKey).toBeDefined();
     prefix = detailKey!.slice(0, detailKey!.indexOf(':characters:detail:'));
   });
@@ -107,12 +85,13 @@ describe('what the cache holds in Redis', () => {
     ['public profile', () => `users:profile:${owner.username}`, 15 * MINUTE],
   ])('%s: stored under the brief’s key layout for the brief’s TTL', async (_, keyStart, ttl) => {
     const start = `${prefix}:${keyStart()}`;
-    const keys = [...(await allKeys(raw)).keys()].filter((k) => k.startsWith(start) && !k.includes('%lease'));
+    const keys = (await scanKeys(raw, `${start}*`)).filter((k) => !k.includes('%lease'));
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) {
-      const bytes = (await raw.getBuffer(key))!;
-      const header = headerOf(bytes);
-      expect(header.k).toBe(key);
+      // Decoding checks the key stored in the entry too: another key's bytes would come back null.
+      const entry = await entryOf(raw, key);
+      expect(entry).not.toBeNull();
+      const { header } = entry!;
       // Fresh for the TTL, within the jitter; Redis keeps it as long as it may be served stale, and no longer.
       const fresh = header.f - header.c;
       expect(fresh).toBeGreaterThanOrEqual(ttl * (1 - JITTER));
@@ -125,12 +104,13 @@ describe('what the cache holds in Redis', () => {
 
   it('holds no password hash, e-mail, token or secret, anywhere', async () => {
     const found: string[] = [];
-    const keys = await allKeys(raw);
-    for (const [key, type] of keys) {
+    const keys = await scanKeys(raw);
+    for (const key of keys) {
+      const type = await raw.type(key);
       let value = '';
       if (type === 'string') {
-        const bytes = (await raw.getBuffer(key))!;
-        value = bytes[0] === 0x00 && bytes[1] === 0x5a ? inflateRawSync(bytes.subarray(2)).toString('utf8') : bytes.toString('utf8');
+        const entry = await entryOf(raw, key);
+        value = entry ? `${JSON.stringify(entry.header)} ${entry.payload.toString('utf8')}` : ((await raw.get(key)) ?? '');
       } else if (type === 'hash') {
         value = JSON.stringify(await raw.hgetall(key));
       }
@@ -151,7 +131,7 @@ describe('what the cache holds in Redis', () => {
       }
     }
     // Every kind of entry was looked at, compressed ones too.
-    expect([...keys.keys()].filter((k) => k.includes(':images:generation:') || k.includes(':images:detail:'))).toHaveLength(2);
+    expect(keys.filter((k) => k.includes(':images:generation:') || k.includes(':images:detail:'))).toHaveLength(2);
     expect(found).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { createCharacter, createUser } from './support/fixtures';
-import { OwnRedis } from './support/redis-server';
+import { OwnRedis, scanKeys } from './support/redis-server';
 import { bootTestApp, TestApp } from './support/test-app';
 
 /**
@@ -29,15 +29,9 @@ describe('a tag key evicted by Redis under maxmemory', () => {
     await redis.stop();
   });
 
-  /** The one key matching `pattern` (SCAN: a test may look around; the service never lists keys). */
+  /** The one key matching `pattern`. */
   async function onlyKey(pattern: string): Promise<string> {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await raw.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      found.push(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    const found = await scanKeys(raw, pattern);
     expect(found).toHaveLength(1);
     return found[0];
   }

@@ -114,6 +114,18 @@ export class OwnRedis {
 
 }
 
+/** Every key matching `pattern`, by SCAN to the end (a test may look around; the service never lists keys). */
+export async function scanKeys(client: Redis, pattern = '*'): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    found.push(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return found;
+}
+
 /** Polls 127.0.0.1:port until Redis answers PING (10 s at most, and only while `alive()` holds). */
 export async function waitForRedis(port: number, alive: () => boolean = () => true): Promise<void> {
   const deadline = Date.now() + 10_000;

@@ -26,8 +26,7 @@ export interface BusHandlers {
 /**
  * Redis pub/sub between instances. After an eviction reaches Redis, the keys (or new tag versions) are published
  * and every other instance drops its L1 copies. The bus subscribes again on every reconnect (ioredis' own
- * re-subscription is off: see `createRedisClient`); since messages sent while disconnected are lost, a
- * reconnect clears L1.
+ * re-subscription is off: see `start`); since messages sent while disconnected are lost, a reconnect clears L1.
  */
 export class CacheBus {
   private connected = false;
@@ -68,8 +67,9 @@ export class CacheBus {
       this.connected = false;
     });
     this.subscriber.on('error', (error: Error) => this.log.warn(`Cache bus error: ${error.message}`));
-    // A client handed in by `createClient` may come with ioredis' own re-subscription on (see createRedisClient),
-    // and may be ready already.
+    // The bus subscribes on every ready itself. ioredis' own re-subscription is a promise nobody catches: a
+    // connection lost before its answer made it an unhandled rejection, which ends the process. It is turned off
+    // here, on whatever client the bus was given (`createClient` may hand in its own, possibly ready already).
     if (!isClusterClient(this.subscriber)) {
       this.subscriber.options.autoResubscribe = false;
     }

@@ -71,18 +71,9 @@ export function createRedisClient(
 ): RedisClient {
   const base = resilientOptions(commandTimeoutMs);
   // A subscriber sends almost nothing; its commands (SUBSCRIBE) must not be refused while it reconnects.
-  // `CacheBus` subscribes on every ready itself: ioredis' own re-subscription is a promise nobody catches, and a
-  // connection lost before its answer made it an unhandled rejection, which ends the process.
+  // (`CacheBus` subscribes by itself on every ready and turns ioredis' own re-subscription off.)
   const options: RedisOptions =
-    role === 'bus'
-      ? {
-          ...base,
-          enableOfflineQueue: true,
-          commandTimeout: undefined,
-          enableAutoPipelining: false,
-          autoResubscribe: false,
-        }
-      : base;
+    role === 'bus' ? { ...base, enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false } : base;
   const name = `cache-${role}`;
   if (config.cluster) {
     const { nodes, username, password, tls } = config.cluster;
