@@ -208,7 +208,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         useRequests(client, fixed, clients++, options.connections);
       }
     },
-  } as autocannon.Options) as unknown as autocannon.Instance & PromiseLike<autocannon.Result>;
+  }) as unknown as autocannon.Instance & PromiseLike<autocannon.Result>;
   // Autocannon's histogram keeps whole milliseconds; at 50 k req/s every p99 is 1 or 2 ms, and a ratio of two
   // p99s is then 0.5, 1 or 2 by rounding alone. Keep each 2xx latency as measured (autocannon's own timing).
   const latencies = new Latencies();

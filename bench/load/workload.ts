@@ -1,5 +1,3 @@
-import type { Planned } from './load';
-
 /** mulberry32: a small seeded PRNG, so every system gets the very same request sequence. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
