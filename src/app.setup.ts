@@ -174,6 +174,7 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
   }
   const shutdown = app.get(ShutdownService);
   const replay = app.get(ResponseReplay);
+  metrics.followReplays(replay.counts);
   replay.connect({
     cors,
     draining: () => shutdown.isDraining,

@@ -1,6 +1,7 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Latencies, Planned, runLoad } from '../bench/load/load';
+import { describeServed, parseExposition, servedBetween } from '../bench/load/served';
 
 /** The load benchmark's own measuring: percentiles it reports must not be rounded to whole milliseconds. */
 describe('bench harness', () => {
@@ -76,5 +77,44 @@ describe('bench harness', () => {
       expect(result.misses).toBe(checked.get('/miss'));
       expect(result.statuses).toEqual({ 200: result.requests });
     });
+  });
+
+  it('servedBetween: replays, GC, event-loop delay and per-route means between two scrapes of /metrics', () => {
+    const before = parseExposition(
+      [
+        '# HELP http_replays_total Anonymous GETs',
+        'http_replays_total{result="replayed"} 10',
+        'http_replays_total{result="passed"} 2',
+        'nodejs_gc_duration_seconds_sum{kind="minor"} 1.5',
+        'nodejs_gc_duration_seconds_sum{kind="major"} 0.5',
+        'http_request_duration_seconds_count{method="GET",route="/characters",status="200",cache="hit-l1"} 100',
+        'http_request_duration_seconds_sum{method="GET",route="/characters",status="200",cache="hit-l1"} 0.1',
+        'http_request_duration_seconds_count{method="PATCH",route="/characters/:id",status="200",cache="none"} 5',
+        'http_request_duration_seconds_sum{method="PATCH",route="/characters/:id",status="200",cache="none"} 0.5',
+      ].join('\n'),
+    );
+    const after = parseExposition(
+      [
+        'http_replays_total{result="replayed"} 110',
+        'http_replays_total{result="passed"} 7',
+        'nodejs_gc_duration_seconds_sum{kind="minor"} 2',
+        'nodejs_gc_duration_seconds_sum{kind="major"} 1',
+        'nodejs_eventloop_lag_mean_seconds 0.004',
+        'nodejs_eventloop_lag_p99_seconds 0.02',
+        'http_request_duration_seconds_count{method="GET",route="/characters",status="200",cache="hit-l1"} 300',
+        'http_request_duration_seconds_sum{method="GET",route="/characters",status="200",cache="hit-l1"} 0.3',
+        'http_request_duration_seconds_count{method="GET",route="/characters",status="304",cache="hit-l1"} 100',
+        'http_request_duration_seconds_sum{method="GET",route="/characters",status="304",cache="hit-l1"} 0.05',
+        'http_request_duration_seconds_count{method="PATCH",route="/characters/:id",status="200",cache="none"} 5',
+        'http_request_duration_seconds_sum{method="PATCH",route="/characters/:id",status="200",cache="none"} 0.5',
+      ].join('\n'),
+    );
+    const served = servedBetween(before, after, 10);
+    expect(served).toMatchObject({ seconds: 10, replayed: 100, passed: 5, gcSeconds: 1, loopDelayMeanMs: 4, loopDelayP99Ms: 20 });
+    // Statuses of one route and outcome together; a series with no new answers left out.
+    expect(Object.keys(served.routes)).toEqual(['GET /characters hit-l1']);
+    expect(served.routes['GET /characters hit-l1'].count).toBe(300);
+    expect(served.routes['GET /characters hit-l1'].meanMs).toBeCloseTo(0.8333, 3);
+    expect(describeServed(served)).toContain('replayed 100, passed 5, GC 10.0 % of the run');
   });
 });

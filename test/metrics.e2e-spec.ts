@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Gauge } from 'prom-client';
 import request from 'supertest';
 import { CacheService, cacheKey } from '../src/cache';
+import { CHARACTER_CACHE } from '../src/characters/character-cache';
 import { ResponseReplay } from '../src/http-cache/response-replay';
 import { MetricsEndpoint } from '../src/metrics/metrics.endpoint';
 import { MetricsRegistry } from '../src/metrics/metrics.registry';
@@ -194,7 +195,7 @@ describe('metrics', () => {
     expect(text).not.toContain(id);
   });
 
-  it('http_request_duration_seconds counts replayed cache hits (answered before Fastify) like any other answer', async () => {
+  it('counts replayed cache hits (answered before Fastify) like any other answer, and http_replays_total says which were replayed', async () => {
     const path = `/characters?limit=3&tag=metrics-${randomUUID().slice(0, 8)}`;
     const first = await t.http.get(path).expect(200);
     const replay = t.app.get(ResponseReplay);
@@ -208,6 +209,16 @@ describe('metrics', () => {
       delta(before, after, series('http_request_duration_seconds_count', labels));
     expect(count({ method: 'GET', route: '/characters', status: '200', cache: 'hit-l1' })).toBe(1);
     expect(count({ method: 'GET', route: '/characters', status: '304', cache: 'hit-l1' })).toBe(1);
+    expect(delta(before, after, series('http_replays_total', { result: 'replayed' }))).toBe(2);
+    expect(delta(before, after, series('http_replays_total', { result: 'passed' }))).toBe(0);
+
+    // The entries behind the answer are gone: the next request for the URL is handed on to Nest, and counted so.
+    await cache.clearNamespace(CHARACTER_CACHE.list);
+    const reloaded = await t.http.get(path).expect(200);
+    expect(reloaded.headers['x-cache']).toBe('MISS');
+    const later = await scrape();
+    expect(delta(after, later, series('http_replays_total', { result: 'replayed' }))).toBe(0);
+    expect(delta(after, later, series('http_replays_total', { result: 'passed' }))).toBe(1);
   });
 
   it('the number of series stays constant over a run with many distinct ids', async () => {

@@ -1,4 +1,5 @@
 import type { LoadResult } from './load';
+import type { Served } from './served';
 import type { SystemId } from './servers';
 
 /** One system's run in one round of a scenario. */
@@ -18,6 +19,8 @@ export interface Sample extends LoadResult {
   harnessCpu: number;
   /** Scenario-specific figures (stale reads, loads for the cold key, …). */
   extra: Record<string, number>;
+  /** Ours only: how it served the run, from its own /metrics (see Served). */
+  served?: Served;
 }
 
 export interface SystemSummary {

@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeServed, scrape, servedBetween } from './served';
 import jwt from 'jsonwebtoken';
 import { characterVersions, descriptions, ensureDataSet, restoreDescriptions, FULL_DATA, hasTaskset, mixFixtures, MixFixtures } from './database';
 import { Planned, runLoad, Workload } from './load';
@@ -46,6 +47,15 @@ const chosen: Scenario[] = args.scenario?.length
       return s as Scenario;
     })
   : [...SCENARIOS];
+
+/** For each of ours, how it served its median round (by req/s), from its own /metrics (see Served). */
+function servedNotes(samples: Sample[]): string[] {
+  return (['ours-redis', 'ours-l1'] as const).flatMap((id) => {
+    const mine = samples.filter((s) => s.system === id && s.served).sort((a, b) => a.rps - b.rps);
+    const median = mine[Math.floor(mine.length / 2)];
+    return median ? [`How ${id} served its median round (its own /metrics): ${describeServed(median.served!)}.`] : [];
+  });
+}
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -207,6 +217,10 @@ class Bench {
       await runLoad({ url: server.url, connections, durationS: WARM_S, workload, title: `${scenario} warm ${id}` });
     }
     options.measuring?.();
+    const ours = id === 'ours-redis' || id === 'ours-l1';
+    const metricsToken = `${this.secrets.jwtSecret}-metrics`;
+    const scrapedBefore = ours ? await scrape(server.url, metricsToken).catch(() => null) : null;
+    const scrapedAt = performance.now();
     const before = server.db.statements;
     const [serverCpuBefore, harnessCpuBefore, startedAt] = [server.cpuSeconds(), process.cpuUsage(), performance.now()];
     const timer = options.during ? setTimeout(() => options.during!(server), ((options.durationS ?? DURATION_S) * 1000) / 2) : null;
@@ -221,8 +235,10 @@ class Bench {
     // Background work the run started (refreshes after a write) belongs to it: let it land.
     await sleep(200);
     const after = server.db.statements;
+    const scrapedAfter = scrapedBefore ? await scrape(server.url, metricsToken).catch(() => null) : null;
     const sample: Sample = {
       ...result,
+      ...(scrapedBefore && scrapedAfter && { served: servedBetween(scrapedBefore, scrapedAfter, (performance.now() - scrapedAt) / 1000) }),
       round,
       system: id,
       dbStatements: after - before,
@@ -233,6 +249,9 @@ class Bench {
       extra: {},
     };
     log(`${scenario} round ${round + 1}/${ROUNDS} ${id.padEnd(10)} ${Math.round(result.rps).toString().padStart(6)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  non-2xx ${result.non2xx + result.errors + result.timeouts}  db statements/req ${(sample.dbStatements / Math.max(1, result.requests)).toFixed(3)}  cpu server ${serverCpu.toFixed(2)} harness ${harnessCpu.toFixed(2)}`);
+    if (sample.served) {
+      log(`  ${describeServed(sample.served)}`);
+    }
     return sample;
   }
 
@@ -471,6 +490,7 @@ class Bench {
       'Every answer that holds a character written through the same system is checked against the versions the writes committed before the read was sent; after the run every written character is read back and compared with PostgreSQL.',
       'The ceiling and the peer take no part: neither has writes or viewer classes (the peer caches by URL, so it cannot serve viewer-dependent answers).',
       ...memory,
+      ...servedNotes(samples),
     ]);
   }
 

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { waitedBeforeFastify } from '../common/http/hand-off';
 import { cacheLabel, methodLabel, routeLabel } from './http-labels';
 import { MetricsRegistry } from './metrics.registry';
+import { followedCounter } from './prom-helpers';
 import { RequestHistogram } from './request-histogram';
 
 /**
@@ -23,7 +24,7 @@ export class HttpMetrics implements OnModuleInit {
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
-    registry: MetricsRegistry,
+    private readonly registry: MetricsRegistry,
   ) {
     this.duration = new RequestHistogram(
       'http_request_duration_seconds',
@@ -52,6 +53,22 @@ export class HttpMetrics implements OnModuleInit {
       `${method} ${route} ${status} ${cache}`,
       () => ({ method: methodLabel(method), route: routeLabel(route), status: String(status), cache: cacheLabel(cache) }),
       seconds,
+    );
+  }
+
+  /**
+   * `http_replays_total{result}`: anonymous GETs of a remembered URL answered from the cache before Fastify
+   * (`replayed`), and those handed on to Nest because an entry behind the answer changed or went stale (`passed`).
+   * Read at scrape time from the replay's own counts (see ResponseReplay).
+   */
+  followReplays(counts: Readonly<Record<'replayed' | 'passed', number>>): void {
+    followedCounter(
+      this.registry.registry,
+      'http_replays_total',
+      'Anonymous GETs of a remembered URL: answered from the cache before Fastify (replayed), or handed on to Nest (passed)',
+      ['result'],
+      () => Object.entries(counts),
+      (result) => ({ result }),
     );
   }
 
