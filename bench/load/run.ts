@@ -10,7 +10,7 @@ import jwt from 'jsonwebtoken';
 import { characterVersions, descriptions, ensureDataSet, restoreDescriptions, FULL_DATA, hasTaskset, mixFixtures, MixFixtures } from './database';
 import { Planned, runLoad, Workload } from './load';
 import { markdown, median, ratioChart, Sample, ScenarioReport, summarize, Target } from './report';
-import { RunSecrets, Server, SYSTEMS, SystemId } from './servers';
+import { metricsToken, RunSecrets, Server, SYSTEMS, SystemId } from './servers';
 import { detailPath, galleryPath, LIST_LIMIT, listPath, prng, WriteLedger, zipf, zipfPaths } from './workload';
 
 const SCENARIOS = ['hot', 'zipf', 'mix', 'stampede', 'kill'] as const;
@@ -218,8 +218,12 @@ class Bench {
     }
     options.measuring?.();
     const ours = id === 'ours-redis' || id === 'ours-l1';
-    const metricsToken = `${this.secrets.jwtSecret}-metrics`;
-    const scrapedBefore = ours ? await scrape(server.url, metricsToken).catch(() => null) : null;
+    const token = metricsToken(this.secrets);
+    const unscraped = (error: unknown) => {
+      log(`${id}: /metrics could not be read (${error instanceof Error ? error.message : String(error)}); this round has no "served" figures`);
+      return null;
+    };
+    const scrapedBefore = ours ? await scrape(server.url, token).catch(unscraped) : null;
     const scrapedAt = performance.now();
     const before = server.db.statements;
     const [serverCpuBefore, harnessCpuBefore, startedAt] = [server.cpuSeconds(), process.cpuUsage(), performance.now()];
@@ -235,7 +239,7 @@ class Bench {
     // Background work the run started (refreshes after a write) belongs to it: let it land.
     await sleep(200);
     const after = server.db.statements;
-    const scrapedAfter = scrapedBefore ? await scrape(server.url, metricsToken).catch(() => null) : null;
+    const scrapedAfter = scrapedBefore ? await scrape(server.url, token).catch(unscraped) : null;
     const sample: Sample = {
       ...result,
       ...(scrapedBefore && scrapedAfter && { served: servedBetween(scrapedBefore, scrapedAfter, (performance.now() - scrapedAt) / 1000) }),

@@ -7,7 +7,7 @@ import { request } from 'node:http';
  * by kind of request, which req/s and percentiles over the whole mix cannot tell.
  */
 export interface Served {
-  /** Wall time between the two scrapes. */
+  /** Wall time between the two scrapes: the measured run, the harness's 200 ms wait after it, and the second scrape. */
   seconds: number;
   replayed: number;
   passed: number;
@@ -19,7 +19,7 @@ export interface Served {
    */
   loopDelayMeanMs: number;
   loopDelayP99Ms: number;
-  /** `METHOD route cache` → answers and their mean duration in ms. */
+  /** `METHOD route cache` → answers and their mean duration in ms (every status together: 200s, 304s, 404s…). */
   routes: Record<string, { count: number; meanMs: number }>;
 }
 

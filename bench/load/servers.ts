@@ -26,6 +26,11 @@ export const SYSTEMS: SystemSpec[] = [
 ];
 
 /** Secrets of this run only: random, passed by environment, never written anywhere. */
+/** The bearer token ours serves /metrics behind in a run (the harness scrapes it: see served.ts). */
+export function metricsToken(secrets: RunSecrets): string {
+  return `${secrets.jwtSecret}-metrics`;
+}
+
 export interface RunSecrets {
   jwtSecret: string;
 }
@@ -252,7 +257,7 @@ function environment(spec: SystemSpec, port: number, redis: OwnRedis | null, dbP
     LOG_LEVEL: 'warn',
     SERVE_LOCAL_CDN: 'false',
     HEALTH_SAMPLE_INTERVAL_MS: '60000',
-    METRICS_TOKEN: `${options.secrets.jwtSecret}-metrics`,
+    METRICS_TOKEN: metricsToken(options.secrets),
     SHUTDOWN_DRAIN_MS: '0',
     ...(spec.id === 'nocache' ? { CACHE_ENABLED: 'false' } : { REDIS_URL: redis!.url }),
     ...(spec.id === 'ours-redis' ? { CACHE_L1_MAX_BYTES: '0' } : {}),

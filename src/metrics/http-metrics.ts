@@ -58,14 +58,15 @@ export class HttpMetrics implements OnModuleInit {
 
   /**
    * `http_replays_total{result}`: anonymous GETs of a remembered URL answered from the cache before Fastify
-   * (`replayed`), and those handed on to Nest because an entry behind the answer changed or went stale (`passed`).
-   * Read at scrape time from the replay's own counts (see ResponseReplay).
+   * (`replayed`), and those handed on to Nest (`passed`): an entry behind the answer changed, went stale or is
+   * gone, Redis could not be read, or the answer could not be built. Requests of a draining server go to Fastify
+   * uncounted. Read at scrape time from the replay's own counts (see ResponseReplay).
    */
   followReplays(counts: Readonly<Record<'replayed' | 'passed', number>>): void {
     followedCounter(
       this.registry.registry,
       'http_replays_total',
-      'Anonymous GETs of a remembered URL: answered from the cache before Fastify (replayed), or handed on to Nest (passed)',
+      'Anonymous GETs of a remembered URL: answered from the cache before Fastify (replayed), or handed on to Nest because an entry behind the answer changed, went stale, is gone or could not be read (passed)',
       ['result'],
       () => Object.entries(counts),
       (result) => ({ result }),

@@ -67,10 +67,12 @@ export function followedCounter<L extends string>(
     registers: [registry],
     collect() {
       for (const [key, total] of totals()) {
-        const before = seen.get(key) ?? 0;
-        const delta = total >= before ? total - before : total;
+        const before = seen.get(key);
+        const delta = total >= (before ?? 0) ? total - (before ?? 0) : total;
         seen.set(key, total);
-        if (delta > 0) {
+        // A key seen for the first time is exported even at 0: a series that first appears holding its total
+        // hides those counts from rate() and increase().
+        if (delta > 0 || before === undefined) {
           this.inc(labelsOf(key), delta);
         }
       }
