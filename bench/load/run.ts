@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeServed, scrape, servedBetween } from './served';
+import { describeServed, parseExposition, Scrape, servedBetween } from './served';
 import jwt from 'jsonwebtoken';
 import { characterVersions, descriptions, ensureDataSet, restoreDescriptions, FULL_DATA, hasTaskset, mixFixtures, MixFixtures } from './database';
 import { Planned, runLoad, Workload } from './load';
@@ -70,10 +70,22 @@ function getText(url: string, headers: Record<string, string> = {}): Promise<{ s
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+      res.on('error', reject);
     });
     req.on('error', reject);
+    // Everything here is on 127.0.0.1: a server silent this long has hung, and the run must not hang with it.
+    req.setTimeout(10_000, () => req.destroy(new Error(`GET ${url} timed out`)));
     req.end();
   });
+}
+
+/** Ours' /metrics, parsed (see served.ts). */
+async function scrape(baseUrl: string, token: string): Promise<Scrape> {
+  const res = await getText(`${baseUrl}/metrics`, { authorization: `Bearer ${token}` });
+  if (res.status !== 200) {
+    throw new Error(`GET /metrics answered ${res.status}`);
+  }
+  return parseExposition(res.body);
 }
 
 async function pool<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {

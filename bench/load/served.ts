@@ -1,5 +1,3 @@
-import { request } from 'node:http';
-
 /**
  * How ours served a measured run, from its own /metrics scraped before and after it: how many anonymous GETs the
  * replay answered before Fastify and how many it handed on to Nest, the time Node spent in GC, and the requests
@@ -25,26 +23,6 @@ export interface Served {
 
 /** A scrape: each series (name and labels as exposed) and its value. */
 export type Scrape = Map<string, number>;
-
-export function scrape(baseUrl: string, token: string): Promise<Scrape> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        if (res.statusCode !== 200) {
-          reject(new Error(`GET /metrics answered ${res.statusCode}`));
-          return;
-        }
-        resolve(parseExposition(Buffer.concat(chunks).toString('utf8')));
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.setTimeout(5_000, () => req.destroy(new Error('GET /metrics timed out')));
-    req.end();
-  });
-}
 
 /** Prometheus' text format → each sample line's value by `name{labels}` as written (comments skipped). */
 export function parseExposition(text: string): Scrape {

@@ -68,7 +68,8 @@ export function followedCounter<L extends string>(
     collect() {
       for (const [key, total] of totals()) {
         const before = seen.get(key);
-        const delta = total >= (before ?? 0) ? total - (before ?? 0) : total;
+        const last = before ?? 0;
+        const delta = total >= last ? total - last : total;
         seen.set(key, total);
         // A key seen for the first time is exported even at 0: a series that first appears holding its total
         // hides those counts from rate() and increase().
