@@ -1,10 +1,46 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Latencies, Planned, runLoad } from '../bench/load/load';
 import { describeServed, parseExposition, servedBetween } from '../bench/load/served';
+import { benchNode, highestOfMajor, shippedNodeMajor } from './support/shipped-node';
 
 /** The load benchmark's own measuring: percentiles it reports must not be rounded to whole milliseconds. */
 describe('bench harness', () => {
+  describe('runtime: the benchmarks run on the Node the Dockerfile ships', () => {
+    it('reads the one Node major of every FROM node:<major> stage, and refuses none or two', () => {
+      expect(shippedNodeMajor('FROM node:22-bookworm-slim AS build\nRUN npm ci\nFROM node:22-bookworm-slim AS runtime\n')).toBe(22);
+      expect(shippedNodeMajor('from --platform=linux/amd64 node:24.11-alpine\n')).toBe(24);
+      expect(() => shippedNodeMajor('FROM node:22 AS build\nFROM node:24 AS runtime\n')).toThrow(/22, 24/);
+      expect(() => shippedNodeMajor('FROM debian:bookworm\n')).toThrow(/found none/);
+      // The project's own Dockerfile names exactly one.
+      expect(shippedNodeMajor(readFileSync('Dockerfile', 'utf8'))).toBeGreaterThanOrEqual(20);
+    });
+
+    it('picks the highest release of the major by number, not by text, and nothing else', () => {
+      expect(highestOfMajor(['22.9.0', '22.23.3', '22.10.1', '24.9.0', '22.30.0-rc.1'], 22)).toBe('22.23.3');
+      expect(highestOfMajor(['24.9.0'], 22)).toBeUndefined();
+    });
+
+    it("runs on this machine's Node when it is the shipped major, or when asked to, and fetches nothing", () => {
+      const root = mkdtempSync(join(tmpdir(), 'bench-runtime-'));
+      try {
+        writeFileSync(join(root, 'Dockerfile'), `FROM node:${process.versions.node.split('.')[0]}-bookworm-slim\n`);
+        const logged: string[] = [];
+        const shipped = benchNode('shipped', root, (line) => logged.push(line));
+        expect(shipped).toMatchObject({ path: process.execPath, version: process.version });
+        expect(shipped.note).toMatch(/the Dockerfile's node:\d+/);
+        expect(benchNode('system', root, (line) => logged.push(line))).toMatchObject({ path: process.execPath, version: process.version });
+        expect(logged).toEqual([]);
+        expect(existsSync(join(root, '.cache'))).toBe(false);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  });
+
   it('Latencies gives nearest-rank quantiles, and keeps growing past its first buffer', () => {
     const l = new Latencies();
     expect(l.quantile(0.99)).toBe(0);

@@ -164,7 +164,8 @@ export function markdown(report: ScenarioReport): string {
     : '';
   const notes = report.notes.length ? `\n\n${report.notes.map((n) => `- ${n}`).join('\n')}` : '';
   const settings = Object.entries(report.settings).map(([k, v]) => `${k} ${String(v)}`).join(', ');
-  return `### ${report.title}\n\n${report.date}, commit ${report.commit}; ${settings}. Medians of ${String(report.settings.rounds)} alternating rounds; ratios are medians of same-round ratios (in brackets: the lowest and highest of them).\n\n${table}${targets}${notes}\n`;
+  const runtime = typeof report.machine.runtime === 'string' ? report.machine.runtime : `Node ${String(report.machine.node)}`;
+  return `### ${report.title}\n\n${report.date}, commit ${report.commit}, ${runtime}; ${settings}. Medians of ${String(report.settings.rounds)} alternating rounds; ratios are medians of same-round ratios (in brackets: the lowest and highest of them).\n\n${table}${targets}${notes}\n`;
 }
 
 /** Bars of every system's req/s as a multiple of the ceiling, one group per scenario; the targets as lines. */

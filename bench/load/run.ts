@@ -9,6 +9,7 @@ import { describeServed, parseExposition, Scrape, servedBetween } from './served
 import jwt from 'jsonwebtoken';
 import { characterVersions, descriptions, ensureDataSet, restoreDescriptions, FULL_DATA, hasTaskset, mixFixtures, MixFixtures } from './database';
 import { Planned, runLoad, Workload } from './load';
+import { benchNode, BenchNode, NODE_CHOICES, NodeChoice, onBenchNode } from '../../test/support/shipped-node';
 import { markdown, median, ratioChart, Sample, ScenarioReport, summarize, Target } from './report';
 import { metricsToken, RunSecrets, Server, SYSTEMS, SystemId } from './servers';
 import { detailPath, galleryPath, LIST_LIMIT, listPath, prng, WriteLedger, zipf, zipfPaths } from './workload';
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     'no-build': { type: 'boolean', default: false },
     profile: { type: 'string', multiple: true },
+    node: { type: 'string', default: 'shipped' },
   },
 });
 
@@ -136,6 +138,8 @@ class Bench {
     private readonly secrets: RunSecrets,
     private readonly cpusForServers: string | null,
     private readonly pagesFile: string,
+    /** The Node.js this run (harness and servers) is on: see bench/runtime.ts. */
+    private readonly runtime: BenchNode,
   ) {}
 
   server(id: SystemId): Server {
@@ -303,7 +307,7 @@ class Bench {
       title,
       date: new Date().toISOString().slice(0, 10),
       commit: commit(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), load: loadavg().map((l) => l.toFixed(2)), node: process.version, pinned: this.cpusForServers !== null },
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), load: loadavg().map((l) => l.toFixed(2)), node: process.version, runtime: this.runtime.note, pinned: this.cpusForServers !== null },
       settings: { rounds: ROUNDS, ...settings },
       systems,
       targets: targets(systems),
@@ -629,6 +633,16 @@ function save(reports: ScenarioReport[]): void {
 }
 
 async function main(): Promise<void> {
+  if (!(NODE_CHOICES as readonly string[]).includes(args.node)) {
+    throw new Error(`--node must be one of ${NODE_CHOICES.join(', ')}, not ${args.node}`);
+  }
+  const runtime = benchNode(args.node as NodeChoice, process.cwd(), log);
+  const again = onBenchNode(runtime);
+  if (again) {
+    process.exitCode = await again;
+    return;
+  }
+  log(`runtime: ${runtime.note}`);
   const pins = pinning();
   if (!args['no-build']) {
     log('building the service and the peers…');
@@ -639,7 +653,7 @@ async function main(): Promise<void> {
   await ensureDataSet(FULL_DATA, log);
   const secrets: RunSecrets = { jwtSecret: randomBytes(32).toString('hex') };
   const pagesFile = join(tmpdir(), `cards-bench-pages-${process.pid}.json`);
-  const bench = new Bench(secrets, pins.servers, pagesFile);
+  const bench = new Bench(secrets, pins.servers, pagesFile, runtime);
   const stopAll = async () => Promise.all([...bench.servers.values()].map((s) => s.stop().catch(() => undefined)));
   let original = new Map<string, string>();
   process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));

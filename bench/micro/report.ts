@@ -27,6 +27,9 @@ export interface CodeState {
 
 export interface Run {
   startedAt: string;
+  /** The Node.js it ran on, and why that one (bench/runtime.ts). Runs before these fields: the file's `machine.node`. */
+  node?: string;
+  runtime?: string;
   code: CodeState;
   durationS: number;
   /** 1-minute load average before and after: the machine is shared, this says how busy it was. */
@@ -225,8 +228,11 @@ const runner = (run: Run) => run.code.runner ?? 'tsx';
 
 const pinMode = (run: Run) => run.pinning?.mode ?? 'none';
 
+const nodeOf = (run: Run, file: ResultsFile) => run.node ?? file.machine.node;
+
 /** Same engine, run the same way: a raw GET takes ~100 µs pinned split, ~25 µs on one CPU, either unpinned (pinning.ts). */
-const sameCode = (a: Run, b: Run) =>
+const sameCode = (file: ResultsFile, a: Run, b: Run) =>
+  nodeOf(a, file) === nodeOf(b, file) &&
   a.code.srcCacheTree === b.code.srcCacheTree &&
   a.code.srcCacheDiffSha1 === b.code.srcCacheDiffSha1 &&
   runner(a) === runner(b) &&
@@ -236,16 +242,16 @@ const sameCode = (a: Run, b: Run) =>
 export function markdown(file: ResultsFile, payloadBytes: Record<string, number>): string {
   const m = file.machine;
   const latest = file.runs[file.runs.length - 1];
-  const runs = file.runs.filter((r) => sameCode(r, latest));
+  const runs = file.runs.filter((r) => sameCode(file, r, latest));
   const run = bestRun(runs);
   const payloads = Object.keys(payloadBytes);
   const parts = [
     `# Cache micro-benchmark, ${file.date}`,
     '',
-    `Best of ${runs.length} run(s) today of this version of src/cache, pinned the same way (every check passed, lowest geometric mean ` +
+    `Best of ${runs.length} run(s) today of this version of src/cache, on the same Node, pinned the same way (every check passed, lowest geometric mean ` +
       `of all medians); the raw numbers of every run are in ${file.date}-micro.json.`,
     '',
-    `Command: \`${file.command}\`. Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}, ` +
+    `Command: \`${file.command}\`. Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, ${run.runtime ?? `Node ${nodeOf(run, file)}`}, ` +
       `redis-server ${m.redis} (own instance on 127.0.0.1, same machine). Run started ${run.startedAt}, took ${run.durationS} s; ` +
       `1-min load average ${run.loadAverage.before.toFixed(2)} before, ${run.loadAverage.after.toFixed(2)} after ` +
       '(2 vCPUs shared with other work: see the spread between runs at the end). ' +

@@ -5,6 +5,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OwnRedis } from '../../test/support/redis-server';
+import { benchNode, NODE_CHOICES, NodeChoice, onBenchNode } from '../../test/support/shipped-node';
 import { buildCases, ROWS } from './cases';
 import { measureRow, Measured, redisCommands } from './measure';
 import { payloads } from './payloads';
@@ -28,8 +29,18 @@ async function main(): Promise<number> {
       only: { type: 'string' },
       'no-save': { type: 'boolean', default: false },
       pin: { type: 'string', default: 'split' },
+      node: { type: 'string', default: 'shipped' },
     },
   });
+  if (!(NODE_CHOICES as readonly string[]).includes(values.node)) {
+    throw new Error(`--node must be one of ${NODE_CHOICES.join(', ')}, not ${values.node}`);
+  }
+  const runtime = benchNode(values.node as NodeChoice, repoRoot(__dirname), (line) => process.stderr.write(`${line}\n`));
+  const again = onBenchNode(runtime);
+  if (again) {
+    return again;
+  }
+  process.stdout.write(`Runtime: ${runtime.note}\n`);
   if (!PIN_MODES.includes(values.pin as PinMode)) {
     throw new Error(`--pin must be one of ${PIN_MODES.join(', ')}, not ${values.pin}`);
   }
@@ -84,6 +95,8 @@ async function main(): Promise<number> {
     };
     const run: Run = {
       startedAt: new Date(started).toISOString(),
+      node: process.version,
+      runtime: runtime.note,
       code: codeState(),
       durationS: Math.round((Date.now() - started) / 1_000),
       loadAverage: { before: loadBefore, after: loadavg()[0] },

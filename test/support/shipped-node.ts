@@ -1,0 +1,131 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/**
+ * The Node.js the service ships on — the major version the Dockerfile builds from (`FROM node:<major>…`) — for
+ * the benchmarks and for CI's second pass of the suites (test/support/on-shipped-node.sh): production answers
+ * requests on that runtime, and the same code can behave and rank differently on another one (on this machine,
+ * Node 20 against 22 moved the peer's Zipf speed by a quarter and ours-l1's by a tenth).
+ *
+ * When the machine's own Node is another major, the shipped one is fetched from the npm registry (the
+ * `node-<platform>-<arch>` packages hold the official binaries) into `.cache/node/`, once per version. A
+ * benchmark then runs itself again on it (`onBenchNode`): harness, servers under test and peers alike, so a run
+ * compares systems on one runtime, and its results name the version. `--node system` keeps the machine's Node.
+ *
+ * `tsx test/support/shipped-node.ts` prints the path of the shipped node binary (fetching it if need be).
+ */
+export type NodeChoice = 'shipped' | 'system';
+
+export const NODE_CHOICES: readonly NodeChoice[] = ['shipped', 'system'];
+
+/** Set (to the BenchNode, as JSON) for a benchmark started again on the chosen Node: it must not do it twice. */
+const ON_CHOSEN_NODE = 'BENCH_ON_CHOSEN_NODE';
+
+/** The major version of every `FROM node:<major>` stage of a Dockerfile; an error unless there is exactly one. */
+export function shippedNodeMajor(dockerfile: string): number {
+  const majors = new Set([...dockerfile.matchAll(/^FROM\s+(?:--\S+\s+)?node:(\d+)\b/gim)].map((m) => Number(m[1])));
+  if (majors.size !== 1) {
+    throw new Error(`expected one Node major in the Dockerfile's FROM node:<major> lines, found ${majors.size ? [...majors].join(', ') : 'none'}`);
+  }
+  return [...majors][0];
+}
+
+/** The highest version of `major` among `versions` (as `npm view <pkg>@<major> version --json` lists them). */
+export function highestOfMajor(versions: readonly string[], major: number): string | undefined {
+  const parsed = versions
+    .map((v) => /^(\d+)\.(\d+)\.(\d+)$/.exec(v))
+    .filter((m): m is RegExpExecArray => m !== null && Number(m[1]) === major)
+    .map((m) => [Number(m[2]), Number(m[3]), m[0]] as const)
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return parsed.at(-1)?.[2];
+}
+
+/** The node binary to run on, and in words what it is and why. */
+export interface BenchNode {
+  path: string;
+  version: string;
+  note: string;
+}
+
+const majorOf = (version: string) => Number(version.replace(/^v/, '').split('.')[0]);
+
+/**
+ * Resolves `choice` to a node binary, fetching the shipped one when this machine lacks it. Throws (with what to
+ * do instead) when it cannot be had: a benchmark must not quietly measure another runtime than the one asked for.
+ */
+export function benchNode(choice: NodeChoice, root: string, log: (line: string) => void): BenchNode {
+  const passed = process.env[ON_CHOSEN_NODE];
+  if (passed) {
+    return JSON.parse(passed) as BenchNode;
+  }
+  if (choice === 'system') {
+    return { path: process.execPath, version: process.version, note: `Node ${process.version}, this machine's (--node system)` };
+  }
+  const major = shippedNodeMajor(readFileSync(join(root, 'Dockerfile'), 'utf8'));
+  const shipped = `the Dockerfile's node:${major}`;
+  if (majorOf(process.version) === major) {
+    return { path: process.execPath, version: process.version, note: `Node ${process.version}, this machine's, ${shipped}` };
+  }
+  const pkg = `node-${process.platform}-${process.arch}`;
+  const cacheDir = resolve(root, '.cache', 'node');
+  let version: string | undefined;
+  try {
+    const listed = JSON.parse(execFileSync('npm', ['view', `${pkg}@${major}`, 'version', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 })) as string | string[];
+    version = highestOfMajor(Array.isArray(listed) ? listed : [listed], major);
+  } catch {
+    // No registry: use the newest one fetched before, if any.
+    const cached = existsSync(cacheDir) ? readdirSync(cacheDir).filter((d) => d.startsWith(`${pkg}-`)).map((d) => d.slice(pkg.length + 1)) : [];
+    version = highestOfMajor(cached, major);
+  }
+  if (!version) {
+    throw new Error(`cannot find Node ${major} (${shipped}) as npm package ${pkg}; run with --node system to measure on Node ${process.version}`);
+  }
+  const dir = join(cacheDir, `${pkg}-${version}`);
+  const path = join(dir, 'package', 'bin', 'node');
+  if (!existsSync(path)) {
+    log(`fetching Node ${version} (${shipped}) from the npm registry into ${dir}`);
+    mkdirSync(cacheDir, { recursive: true });
+    const work = mkdtempSync(join(cacheDir, '.fetch-'));
+    try {
+      const tarball = execFileSync('npm', ['pack', `${pkg}@${version}`, '--pack-destination', work, '--silent'], { encoding: 'utf8', timeout: 600_000 })
+        .trim()
+        .split('\n')
+        .at(-1)!;
+      execFileSync('tar', ['-xzf', join(work, tarball), '-C', work]);
+      rmSync(join(work, tarball));
+      // Renamed into place only once whole: an interrupted fetch leaves no half a runtime behind.
+      renameSync(work, dir);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+  const reported = execFileSync(path, ['--version'], { encoding: 'utf8' }).trim();
+  if (reported !== `v${version}`) {
+    throw new Error(`${path} says it is ${reported}, not v${version}`);
+  }
+  return { path, version: reported, note: `Node ${reported}, ${shipped} (fetched from the npm registry: this machine has ${process.version})` };
+}
+
+/**
+ * Runs this benchmark again on `node` unless it already runs on it (same binary, or started here): the same
+ * script, arguments and loader flags (tsx's), with the terminal's stdio. Resolves to the child's exit code, or
+ * to null when the caller is already where it should be and goes on itself.
+ */
+export function onBenchNode(node: BenchNode): Promise<number> | null {
+  if (process.env[ON_CHOSEN_NODE] !== undefined || node.path === process.execPath) {
+    return null;
+  }
+  const child = spawn(node.path, [...process.execArgv, process.argv[1], ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, [ON_CHOSEN_NODE]: JSON.stringify(node) },
+  });
+  // Ctrl-C reaches the child through the terminal (it stops its own servers); SIGTERM here is passed on to it.
+  process.on('SIGINT', () => undefined).on('SIGTERM', () => child.kill('SIGTERM'));
+  return new Promise((done) => child.once('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0))));
+}
+
+if (require.main === module) {
+  process.stdout.write(`${benchNode('shipped', process.cwd(), (line) => process.stderr.write(`${line}\n`)).path}\n`);
+}
