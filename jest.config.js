@@ -12,6 +12,8 @@ module.exports = {
       displayName: 'e2e',
       rootDir: '.',
       testRegex: 'test/.*\\.e2e-spec\\.ts$',
+      // Node runtimes fetched for the benchmarks and CI (test/support/shipped-node.ts): not modules of ours.
+      modulePathIgnorePatterns: ['<rootDir>/.cache/', '<rootDir>/dist-bench/'],
       setupFilesAfterEnv: ['<rootDir>/test/support/jest-setup.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',

@@ -13,6 +13,7 @@ describe('bench harness', () => {
     it('reads the one Node major of every FROM node:<major> stage, and refuses none or two', () => {
       expect(shippedNodeMajor('FROM node:22-bookworm-slim AS build\nRUN npm ci\nFROM node:22-bookworm-slim AS runtime\n')).toBe(22);
       expect(shippedNodeMajor('from --platform=linux/amd64 node:24.11-alpine\n')).toBe(24);
+      expect(shippedNodeMajor('  FROM docker.io/library/node:22.23.3-bookworm-slim AS build\n')).toBe(22);
       expect(() => shippedNodeMajor('FROM node:22 AS build\nFROM node:24 AS runtime\n')).toThrow(/22, 24/);
       expect(() => shippedNodeMajor('FROM debian:bookworm\n')).toThrow(/found none/);
       // The project's own Dockerfile names exactly one.

@@ -138,7 +138,7 @@ class Bench {
     private readonly secrets: RunSecrets,
     private readonly cpusForServers: string | null,
     private readonly pagesFile: string,
-    /** The Node.js this run (harness and servers) is on: see bench/runtime.ts. */
+    /** The Node.js this run (harness and servers) is on: see test/support/shipped-node.ts. */
     private readonly runtime: BenchNode,
   ) {}
 

@@ -27,7 +27,7 @@ export interface CodeState {
 
 export interface Run {
   startedAt: string;
-  /** The Node.js it ran on, and why that one (bench/runtime.ts). Runs before these fields: the file's `machine.node`. */
+  /** The Node.js it ran on, and why that one (test/support/shipped-node.ts). Runs before these fields: the file's `machine.node`. */
   node?: string;
   runtime?: string;
   code: CodeState;

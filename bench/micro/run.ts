@@ -173,7 +173,8 @@ function save(machine: Machine, run: Run, bytes: Record<string, number>): void {
     date,
     command: 'npm run bench:micro',
     machine,
-    runs: [...(previous?.runs ?? []), run],
+    // Runs saved before runs named their Node ran on the file's one: say so, before `machine` becomes this run's.
+    runs: [...(previous?.runs ?? []).map((r) => ({ ...r, node: r.node ?? previous!.machine.node })), run],
   };
   writeFileSync(jsonPath, `${JSON.stringify(file, null, 2)}\n`);
   writeFileSync(join(dir, `${date}-micro.md`), markdown(file, bytes));

@@ -5,11 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 shipped="$(npx --no-install tsx test/support/shipped-node.ts)"
-if [ "$shipped" = "$(command -v node)" ] || [ "$("$shipped" --version)" = "$(node --version)" ]; then
-  echo "This machine's Node $(node --version) is the shipped major: the suites already ran on it."
+[ -x "$shipped" ] || { echo "no shipped node binary (got '$shipped')" >&2; exit 1; }
+version="$("$shipped" --version)"
+if [ "$version" = "$(node --version)" ]; then
+  echo "This machine's Node $version is the shipped major: the suites already run on it."
   exit 0
 fi
-echo "Running the suites again on $("$shipped" --version), the Dockerfile's Node ($shipped)"
-export PATH="$(dirname "$shipped"):$PATH"
+bash test/support/ensure-services.sh
+dir="$(dirname "$shipped")"
+export PATH="$dir:$PATH"
+[ "$(node --version)" = "$version" ] || { echo "node on the PATH is $(node --version), not $version" >&2; exit 1; }
+echo "Running the suites again on Node $version, the Dockerfile's ($shipped)"
 npm run test:unit
 npm run test:e2e

