@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Latencies, Planned, runLoad } from '../bench/load/load';
 import { describeServed, parseExposition, servedBetween } from '../bench/load/served';
-import { benchNode, highestOfMajor, shippedNodeMajor } from './support/shipped-node';
+import { benchNode, highestOfMajor, nodeChoice, shippedNodeMajor } from './support/shipped-node';
 
 /** The load benchmark's own measuring: percentiles it reports must not be rounded to whole milliseconds. */
 describe('bench harness', () => {
@@ -36,6 +36,7 @@ describe('bench harness', () => {
         expect(benchNode('system', root, (line) => logged.push(line))).toMatchObject({ path: process.execPath, version: process.version });
         expect(logged).toEqual([]);
         expect(existsSync(join(root, '.cache'))).toBe(false);
+        expect(() => nodeChoice('latest')).toThrow(/--node must be one of shipped, system, not latest/);
       } finally {
         rmSync(root, { recursive: true, force: true });
       }

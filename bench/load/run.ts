@@ -9,7 +9,7 @@ import { describeServed, parseExposition, Scrape, servedBetween } from './served
 import jwt from 'jsonwebtoken';
 import { characterVersions, descriptions, ensureDataSet, restoreDescriptions, FULL_DATA, hasTaskset, mixFixtures, MixFixtures } from './database';
 import { Planned, runLoad, Workload } from './load';
-import { benchNode, BenchNode, NODE_CHOICES, NodeChoice, onBenchNode } from '../../test/support/shipped-node';
+import { benchNode, BenchNode, nodeChoice, onBenchNode } from '../../test/support/shipped-node';
 import { markdown, median, ratioChart, Sample, ScenarioReport, summarize, Target } from './report';
 import { metricsToken, RunSecrets, Server, SYSTEMS, SystemId } from './servers';
 import { detailPath, galleryPath, LIST_LIMIT, listPath, prng, WriteLedger, zipf, zipfPaths } from './workload';
@@ -633,10 +633,7 @@ function save(reports: ScenarioReport[]): void {
 }
 
 async function main(): Promise<void> {
-  if (!(NODE_CHOICES as readonly string[]).includes(args.node)) {
-    throw new Error(`--node must be one of ${NODE_CHOICES.join(', ')}, not ${args.node}`);
-  }
-  const runtime = benchNode(args.node as NodeChoice, process.cwd(), log);
+  const runtime = benchNode(nodeChoice(args.node), process.cwd(), log);
   const again = onBenchNode(runtime);
   if (again) {
     process.exitCode = await again;

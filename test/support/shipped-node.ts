@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -20,10 +20,21 @@ import { join, resolve } from 'node:path';
  */
 export type NodeChoice = 'shipped' | 'system';
 
-export const NODE_CHOICES: readonly NodeChoice[] = ['shipped', 'system'];
+const NODE_CHOICES: readonly string[] = ['shipped', 'system'];
+
+/** A `--node` option's value, checked. */
+export function nodeChoice(value: string): NodeChoice {
+  if (!NODE_CHOICES.includes(value)) {
+    throw new Error(`--node must be one of ${NODE_CHOICES.join(', ')}, not ${value}`);
+  }
+  return value as NodeChoice;
+}
 
 /** Set (to the BenchNode, as JSON) for a benchmark started again on the chosen Node: it must not do it twice. */
 const ON_CHOSEN_NODE = 'BENCH_ON_CHOSEN_NODE';
+
+/** This process is the benchmark started again (it read ON_CHOSEN_NODE, then removed it). */
+let startedAgain = false;
 
 /**
  * The major version of every `FROM [--flag] [registry/][library/]node:<major>…` stage of a Dockerfile; an error
@@ -66,6 +77,7 @@ export function benchNode(choice: NodeChoice, root: string, log: (line: string) 
   if (passed) {
     // Read once, by the benchmark started again; what it starts in turn (the build, servers) must not see it.
     delete process.env[ON_CHOSEN_NODE];
+    startedAgain = true;
     return JSON.parse(passed) as BenchNode;
   }
   if (choice === 'system') {
@@ -150,7 +162,8 @@ function fetchInto(cacheDir: string, dir: string, path: string, spec: string): v
  * to null when the caller is already where it should be and goes on itself.
  */
 export function onBenchNode(node: BenchNode): Promise<number> | null {
-  if (node.path === process.execPath) {
+  // Not by path alone: process.execPath is the binary's real path, and the cache may sit behind a symlink.
+  if (startedAgain || realpathSync(node.path) === process.execPath) {
     return null;
   }
   // A group of its own, so that Ctrl-C reaches it once, from here (a second SIGINT would cut its clean-up short).
