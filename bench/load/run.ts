@@ -223,8 +223,8 @@ class Bench {
   async sample(id: SystemId, round: number, scenario: string, workload: Workload, options: { durationS?: number; amount?: number; connections?: number; during?: (server: Server) => void; measuring?: () => void } = {}): Promise<Sample> {
     let server = this.server(id);
     if (!(await alive(server))) {
-      log(`${id} is not answering: restarting it`);
-      await server.stop().catch(() => undefined);
+      log(`${id} is not answering: restarting it on the same redis-server`);
+      await server.stop({ keepRedis: true }).catch(() => undefined);
       server = await this.start(id);
     }
     const connections = options.connections ?? CONNECTIONS;
@@ -651,9 +651,20 @@ async function main(): Promise<void> {
   const secrets: RunSecrets = { jwtSecret: randomBytes(32).toString('hex') };
   const pagesFile = join(tmpdir(), `cards-bench-pages-${process.pid}.json`);
   const bench = new Bench(secrets, pins.servers, pagesFile, runtime);
-  const stopAll = async () => Promise.all([...bench.servers.values()].map((s) => s.stop().catch(() => undefined)));
+  // Every server this run started, also one being restarted that no map holds yet (see Server.stopEverything).
+  const stopAll = () => Server.stopEverything();
   let original = new Map<string, string>();
-  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  // Not `once`: a Ctrl-C can arrive twice (from the terminal, and relayed by tsx and by the Node re-exec: see
+  // onBenchNode), and a second one must not end the process halfway through stopping what it started.
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => () => {
+    if (!interrupted) {
+      interrupted = true;
+      log(`${signal}: stopping every server and redis-server of this run`);
+      void stopAll().then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    }
+  };
+  process.on('SIGINT', onSignal('SIGINT')).on('SIGTERM', onSignal('SIGTERM'));
   try {
     await bench.start('nocache');
     await bench.discover();

@@ -72,33 +72,68 @@ export class Server {
     child.once('exit', (code) => (this.exitCode = code ?? -1));
   }
 
+  /**
+   * Every server process started and not yet stopped, those still starting included, and redis-servers started
+   * for a server that has not spawned yet: what `stopEverything` stops when the run is interrupted. (A server
+   * restarted mid-run is in no caller's map until it answers.)
+   */
+  private static readonly live = new Set<{ stop(): Promise<void> }>();
+
+  /** Stops every server and redis-server this process started and has not stopped (Ctrl-C, a failed run). */
+  static async stopEverything(): Promise<void> {
+    await Promise.all([...Server.live].map((one) => one.stop().catch(() => undefined)));
+  }
+
   static async start(spec: SystemSpec, options: ServerOptions, redis: OwnRedis | null = null): Promise<Server> {
     if (spec.redis && !redis) {
       redis = await OwnRedis.start(['--maxmemory', '512mb']);
     }
-    const target = new URL(benchUrl());
-    const db = await PgCountProxy.start(target.hostname, Number(target.port || 5432));
-    // Picked last: a free port is only free until someone binds it, and Redis and the proxy above pick theirs too.
-    const port = await freePort();
-    const env = environment(spec, port, redis, db.port, options);
-    const script =
-      spec.id === 'floor' ? 'dist-bench/bench/peers/fastify-floor.js'
-      : spec.id === 'ceiling' ? 'dist-bench/bench/peers/ceiling.js'
-      : spec.id === 'peer' ? 'dist-bench/bench/peers/cache-manager-app.js'
-      : 'dist/main.js';
-    const node = [
-      ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
-      // Ours runs as it is deployed (package.json start:prod, the Dockerfile's CMD); the peer and the ceiling as
-      // a NestJS user runs them, with Node's defaults.
-      ...(script === 'dist/main.js' ? deployedNodeFlags() : []),
-      script,
-    ];
-    const [command, args] = options.cpus
-      ? ['taskset', ['-c', options.cpus, process.execPath, ...node]]
-      : [process.execPath, node];
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const server = new Server(spec, port, redis, db, child);
-    await server.waitUntilServing();
+    // From here on the new server owns `redis`: its own, or the one a server stopped with `keepRedis` left it.
+    const owned = redis;
+    if (owned) {
+      Server.live.add(owned);
+    }
+    let db: PgCountProxy | null = null;
+    let server: Server;
+    try {
+      const target = new URL(benchUrl());
+      db = await PgCountProxy.start(target.hostname, Number(target.port || 5432));
+      // Picked last: a free port is only free until someone binds it, and Redis and the proxy above pick theirs too.
+      const port = await freePort();
+      const env = environment(spec, port, redis, db.port, options);
+      const script =
+        spec.id === 'floor' ? 'dist-bench/bench/peers/fastify-floor.js'
+        : spec.id === 'ceiling' ? 'dist-bench/bench/peers/ceiling.js'
+        : spec.id === 'peer' ? 'dist-bench/bench/peers/cache-manager-app.js'
+        : 'dist/main.js';
+      const node = [
+        ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
+        // Ours runs as it is deployed (package.json start:prod, the Dockerfile's CMD); the peer and the ceiling as
+        // a NestJS user runs them, with Node's defaults.
+        ...(script === 'dist/main.js' ? deployedNodeFlags() : []),
+        script,
+      ];
+      const [command, args] = options.cpus
+        ? ['taskset', ['-c', options.cpus, process.execPath, ...node]]
+        : [process.execPath, node];
+      const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      server = new Server(spec, port, redis, db, child);
+    } catch (error) {
+      await db?.stop();
+      await owned?.stop();
+      throw error;
+    } finally {
+      if (owned) {
+        Server.live.delete(owned);
+      }
+    }
+    Server.live.add(server);
+    try {
+      await server.waitUntilServing();
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
     return server;
   }
 
@@ -185,7 +220,11 @@ export class Server {
     return out;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the server process, then its redis-server (unless `keepRedis`: a server restarted on the same Redis)
+   * and its database proxy.
+   */
+  async stop({ keepRedis = false } = {}): Promise<void> {
     if (this.exitCode === null) {
       const exited = new Promise((resolve) => this.child.once('exit', resolve));
       this.child.kill('SIGTERM');
@@ -193,8 +232,11 @@ export class Server {
       await exited;
       clearTimeout(timer);
     }
-    await this.redis?.stop();
+    if (!keepRedis) {
+      await this.redis?.stop();
+    }
     await this.db.stop();
+    Server.live.delete(this);
   }
 
   private async waitUntilServing(): Promise<void> {

@@ -51,9 +51,16 @@ async function main(): Promise<number> {
   const redis = await OwnRedis.start();
   const pinning = pinBenchmark(redis.pid, values.pin as PinMode);
   process.stdout.write(`Pinning: ${pinning.note}\n`);
-  // Interrupted: still stop our redis-server (by its PID) before leaving.
-  const interrupt = () => void redis.stop().finally(() => process.exit(130));
-  process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
+  // Interrupted: still stop our redis-server (by its PID) before leaving. Not `once`: a Ctrl-C can arrive twice
+  // (from the terminal, and relayed by tsx and by the Node re-exec), and the second must not cut the first short.
+  let interrupted = false;
+  const interrupt = () => {
+    if (!interrupted) {
+      interrupted = true;
+      void redis.stop().finally(() => process.exit(130));
+    }
+  };
+  process.on('SIGINT', interrupt).on('SIGTERM', interrupt);
   let systems: Systems | undefined;
   const results: Measured[] = [];
   const sizes = payloads();
