@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 
+# Node 24 (LTS, supported until 2028-04-30; 22 ends 2027-04-30). The benchmarks and CI's second test pass run on
+# this major too (test/support/shipped-node.ts): change both stages together.
 # Build: all dependencies, compile, then drop the dev dependencies so the runtime stage copies production ones only.
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +13,7 @@ RUN npm run build && npm prune --omit=dev
 
 # Runtime: compiled code and production node_modules, owned by root and run as the unprivileged `node` user, so
 # the process cannot rewrite its own code. argon2 and PGlite ship prebuilt binaries/WASM: no compiler needed.
-FROM node:22-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PORT=3000 \
     STORAGE_LOCAL_DIR=/data/uploads \
