@@ -129,9 +129,7 @@ export class CacheService implements OnApplicationShutdown {
           void this.replayPending();
         });
       }
-      // A little slack over the client's own timeout, which should always fire first.
-      const guardMs = this.options.commandTimeoutMs + 50;
-      this.l2 = new RedisTier(this.client, this.metrics, this.log, this.options.breaker, guardMs, (state) => {
+      this.l2 = new RedisTier(this.client, this.metrics, this.log, this.options.breaker, this.options.commandTimeoutMs, (state) => {
         if (state === 'closed') {
           void this.replayPending();
         } else if (state === 'open') {

@@ -3,7 +3,7 @@ import type Redis from 'ioredis';
 import { dropConnection, isClusterClient, isReadOnly, type RedisClient } from '../redis/redis-clients';
 import type { CacheMetrics, RedisErrorKind } from './cache-metrics';
 import { CircuitBreaker } from './circuit-breaker';
-import { TIMED_OUT, within } from './single-flight';
+import { SharedTimeout, TIMED_OUT } from './single-flight';
 import type { RateLimitedLogger } from './rate-limited-logger';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -180,6 +180,8 @@ export class RedisTier {
   private refusedReadOnly = false;
   /** How long every command may time out before the connection is taken for dead and replaced. */
   private readonly stuckMs: number;
+  /** Bounds every command (one timer for all of them). */
+  private readonly timeout: SharedTimeout;
 
   constructor(
     readonly client: RedisClient,
@@ -190,6 +192,7 @@ export class RedisTier {
     onBreakerChange: (state: 'closed' | 'open' | 'half-open') => void,
   ) {
     this.stuckMs = Math.max(1_000, 10 * timeoutMs);
+    this.timeout = new SharedTimeout(timeoutMs);
     this.breaker = new CircuitBreaker(breakerOptions, (state) => {
       metrics.breakerState = state;
       onBreakerChange(state);
@@ -214,8 +217,9 @@ export class RedisTier {
         // Fail at once rather than wait in a queue (a Cluster client keeps one; see createRedisClient).
         throw new Error(`Redis connection is ${this.client.status}`);
       }
-      // The client's own command timeout should fire first; this bound also covers commands it does not time.
-      const result = await within(run(this.client), this.timeoutMs);
+      // The command timeout: the commands client has none of its own (see createRedisClient), and a client
+      // `createClient` made may have any.
+      const result = await this.timeout.within(run(this.client));
       if (result === TIMED_OUT) {
         throw new Error(`${command} timed out after ${this.timeoutMs} ms`);
       }

@@ -92,3 +92,93 @@ export function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof T
     );
   });
 }
+
+interface Deadline {
+  readonly at: number;
+  readonly resolve: (value: typeof TIMED_OUT) => void;
+  settled: boolean;
+}
+
+/**
+ * `within` for many promises that all get the same `ms`, with one timer between them instead of one each: every
+ * Redis command goes through it. Deadlines are queued in arrival order, which with one timeout is also deadline
+ * order, and the timer is set for the earliest one not yet settled. A timer per command (and ioredis' own per
+ * command) cost ~3 µs of a sequential L2 hit on Node 24 in a CPU profile: with nothing else pending, each one
+ * created and dropped Node's timer list for its duration.
+ */
+export class SharedTimeout {
+  private queue: Deadline[] = [];
+  /** The first entry of `queue` not yet dropped. */
+  private head = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(readonly ms: number) {}
+
+  /** Resolves with the promise's value, or TIMED_OUT once `ms` have passed; never keeps the process alive. */
+  within<T>(promise: Promise<T>): Promise<T | typeof TIMED_OUT> {
+    if (this.ms <= 0) {
+      return Promise.resolve(TIMED_OUT);
+    }
+    return new Promise((resolve, reject) => {
+      const deadline: Deadline = { at: performance.now() + this.ms, resolve, settled: false };
+      this.queue.push(deadline);
+      this.timer ??= this.arm(this.ms);
+      promise.then(
+        (value) => {
+          if (!deadline.settled) {
+            deadline.settled = true;
+            resolve(value);
+          }
+        },
+        (error: Error) => {
+          if (!deadline.settled) {
+            deadline.settled = true;
+            reject(error);
+          }
+        },
+      );
+    });
+  }
+
+  /** Promises still waiting (for tests and metrics). */
+  get pending(): number {
+    let count = 0;
+    for (let i = this.head; i < this.queue.length; i++) {
+      count += this.queue[i].settled ? 0 : 1;
+    }
+    return count;
+  }
+
+  private arm(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(this.expire, Math.max(0, ms));
+    timer.unref();
+    return timer;
+  }
+
+  private readonly expire = (): void => {
+    this.timer = null;
+    const now = performance.now();
+    const { queue } = this;
+    while (this.head < queue.length) {
+      const deadline = queue[this.head];
+      if (!deadline.settled) {
+        if (deadline.at > now) {
+          break;
+        }
+        deadline.settled = true;
+        deadline.resolve(TIMED_OUT);
+      }
+      this.head++;
+    }
+    if (this.head === queue.length) {
+      this.queue = [];
+      this.head = 0;
+      return;
+    }
+    if (this.head >= 1_024 && this.head * 2 >= queue.length) {
+      this.queue = queue.slice(this.head);
+      this.head = 0;
+    }
+    this.timer = this.arm(this.queue[this.head].at - now);
+  };
+}

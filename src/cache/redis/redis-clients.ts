@@ -72,8 +72,12 @@ export function createRedisClient(
   const base = resilientOptions(commandTimeoutMs);
   // A subscriber sends almost nothing; its commands (SUBSCRIBE) must not be refused while it reconnects.
   // (`CacheBus` subscribes by itself on every ready and turns ioredis' own re-subscription off.)
+  // The cache's commands are bounded by RedisTier.guard, with one timer for all of them: ioredis' own timeout
+  // would add a timer per command (see SharedTimeout). The health sampler and the rate limits keep ioredis'.
   const options: RedisOptions =
-    role === 'bus' ? { ...base, enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false } : base;
+    role === 'bus' ? { ...base, enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false }
+    : role === 'commands' ? { ...base, commandTimeout: undefined }
+    : base;
   const name = `cache-${role}`;
   if (config.cluster) {
     const { nodes, username, password, tls } = config.cluster;
