@@ -140,7 +140,7 @@ export class SharedTimeout {
     });
   }
 
-  /** Promises still waiting (for tests and metrics). */
+  /** Promises still waiting (tests check that settled ones are dropped). */
   get pending(): number {
     let count = 0;
     for (let i = this.head; i < this.queue.length; i++) {
