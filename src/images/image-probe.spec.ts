@@ -56,6 +56,17 @@ describe('probeImage', () => {
     });
   });
 
+  it('never reads dimensions from memory past the end of the file (a Buffer in a larger allocation)', () => {
+    // A GIF header alone, followed in the same memory by bytes that would read as a 65535 x 65535 image.
+    const header = Buffer.concat([Buffer.from('GIF89a', 'latin1'), Buffer.alloc(4, 0xff)]).subarray(0, 6);
+    expect(header.buffer.byteLength).toBeGreaterThan(header.length);
+    expect(refusal(header)).toMatchObject({ statusCode: 400, code: 'INVALID_IMAGE', details: [{ field: 'file' }] });
+    // A whole image in such a slice is still read as it is.
+    const whole = png(3, 2);
+    const sliced = Buffer.concat([Buffer.alloc(5), whole, Buffer.alloc(7, 0xff)]).subarray(5, 5 + whole.length);
+    expect(probeImage(sliced)).toMatchObject({ width: 3, height: 2 });
+  });
+
   it('refuses an image wider than 16384 pixels', () => {
     expect(refusal(png(16_385, 1))).toMatchObject({
       statusCode: 400,

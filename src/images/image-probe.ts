@@ -86,7 +86,12 @@ const STRUCTURE_CHECKS: Partial<Record<ImageMimeType, (bytes: Buffer) => boolean
 
 function readSize(bytes: Buffer, format: ImageFormat): { width: number; height: number } | null {
   try {
-    const size = imageSize(bytes);
+    // image-size (2.1) reads through `new DataView(input.buffer, input.byteOffset + offset)`, bounded by the
+    // underlying memory, not by the Buffer: a truncated file in a slice of a larger allocation (Node's shared
+    // pool holds small Buffers) would take its dimensions from whatever bytes follow it there. So it gets memory
+    // that ends where the file does, and reading past the end throws instead.
+    const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length ? bytes : new Uint8Array(bytes);
+    const size = imageSize(own);
     return size.type === format.sizeType ? size : null;
   } catch {
     // image-size throws (TypeError, RangeError) on anything it cannot parse; that is the answer, not a fault.
