@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { builtinModules } from 'node:module';
+import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 
 /**
@@ -241,6 +243,49 @@ const DOCKERFILE_CHECKS: Record<string, (text: string) => string[]> = {
   },
 };
 
+/** Every .ts file under `dir`, unit specs left out (they are not compiled into dist). */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? sourceFiles(path) : entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts') ? [path] : [];
+  });
+}
+
+/**
+ * The packages compiled code loads, with the first file that loads each: the bare specifiers of `import … from`,
+ * `import '…'`, `export … from`, `require()` and `import()`. Type-only imports are erased by the compiler, so
+ * they do not count (`typeof import('…')` does, to err on the safe side).
+ */
+function importedPackages(source: { file: string; text: string }[]): Map<string, string> {
+  const specifier =
+    /(?:^|[\n;])\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]|\b(?:require|import)\(\s*['"]([^'"]+)['"]\s*\)/g;
+  const packages = new Map<string, string>();
+  for (const { file, text } of source) {
+    for (const match of text.matchAll(specifier)) {
+      const name = match[1] ?? match[2];
+      if (name.startsWith('.') || name.startsWith('node:') || builtinModules.includes(name.split('/')[0])) {
+        continue;
+      }
+      const pkg = name.split('/').slice(0, name.startsWith('@') ? 2 : 1).join('/');
+      if (!packages.has(pkg)) {
+        packages.set(pkg, file);
+      }
+    }
+  }
+  return packages;
+}
+
+type PackageJson = { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+
+/**
+ * The image keeps `dependencies` only (`npm prune --omit=dev`): a package the compiled code loads that is a dev
+ * dependency passes every test here and stops the container at boot with "Cannot find module".
+ */
+const shippedWithoutDependency = (pkg: PackageJson, imports: Map<string, string>): string[] =>
+  [...imports]
+    .filter(([name]) => !pkg.dependencies?.[name])
+    .map(([name, file]) => `${name} (imported by ${file}) is ${pkg.devDependencies?.[name] ? 'a dev dependency' : 'not a dependency'}`);
+
 const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as Compose;
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 
@@ -462,5 +507,50 @@ describe('Dockerfile', () => {
 
   it.each(MUTATIONS)('catches %s', (_what, check, mutate) => {
     expect(DOCKERFILE_CHECKS[check](mutate())).not.toEqual([]);
+  });
+});
+
+describe('production dependencies', () => {
+  const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+  const source = sourceFiles(join(ROOT, 'src')).map((file) => ({ file: relative(ROOT, file), text: readFileSync(file, 'utf8') }));
+  const imports = importedPackages(source);
+
+  it('every package that src/ loads at run time is in dependencies, which the image keeps', () => {
+    // Sanity: the scan finds the packages the service is built on, in each form it reads.
+    expect([...imports.keys()]).toEqual(expect.arrayContaining(['@nestjs/core', 'ioredis', 'cluster-key-slot', '@electric-sql/pglite']));
+    expect(shippedWithoutDependency(packageJson, imports)).toEqual([]);
+  });
+
+  it('catches a run-time import of a dev dependency, in every import form', () => {
+    const dev: PackageJson = { ...packageJson, devDependencies: { ...packageJson.devDependencies, 'left-pad': '1.0.0' } };
+    for (const line of [
+      "import { leftPad } from 'left-pad';",
+      "import {\n  leftPad,\n} from 'left-pad/dist';",
+      "import 'left-pad';",
+      "export * from 'left-pad';",
+      "const pad = require('left-pad');",
+      "const pad = await import('left-pad');",
+    ]) {
+      expect(shippedWithoutDependency(dev, importedPackages([{ file: 'src/x.ts', text: line }]))).toEqual([
+        'left-pad (imported by src/x.ts) is a dev dependency',
+      ]);
+    }
+    // Erased by the compiler: no run-time load.
+    expect(importedPackages([{ file: 'src/x.ts', text: "import type { Pad } from 'left-pad';" }]).size).toBe(0);
+  });
+
+  // test/shutdown.e2e-spec.ts boots the built app under this preload, so the image's missing modules show there.
+  it('the preload that runs the built app as the image would refuses dev dependencies, and only them', () => {
+    const load = (pkg: string) =>
+      spawnSync(process.execPath, ['--require', './test/support/production-modules.js', '-e', `require('${pkg}')`], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+    const dev = load('fast-check');
+    expect(dev.status).not.toBe(0);
+    expect(dev.stderr).toContain('production-modules: fast-check (required by [eval]) is a dev dependency');
+    const shipped = load('ioredis');
+    expect(shipped.stderr).toBe('');
+    expect(shipped.status).toBe(0);
   });
 });

@@ -70,7 +70,8 @@ class AppProcess {
   private readonly child: ChildProcess;
 
   constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['dist/main.js'], {
+    // As the image runs it: a package it does not ship (a dev dependency) cannot be loaded.
+    this.child = spawn(process.execPath, ['--require', './test/support/production-modules.js', 'dist/main.js'], {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -132,10 +133,12 @@ describe('graceful shutdown of the built app (SIGTERM)', () => {
       LOG_LEVEL: 'info',
       STORAGE_LOCAL_DIR: `/tmp/cards-test-uploads/shutdown-${process.pid}`,
     });
-    await eventually(
-      async () => (await call(port, '/health/ready').catch(() => ({ status: 0 }))).status === 200,
-      30_000,
-    );
+    await eventually(async () => {
+      if (!app.running) {
+        throw new Error(`the app exited while booting:\n${app.raw.join('\n')}`);
+      }
+      return (await call(port, '/health/ready').catch(() => ({ status: 0 }))).status === 200;
+    }, 30_000);
   });
   afterAll(async () => {
     stopLoad = true;
@@ -145,6 +148,11 @@ describe('graceful shutdown of the built app (SIGTERM)', () => {
       app.signal('SIGKILL');
     }
     await redis?.stop();
+  });
+
+  it('boots and serves with only the packages the image ships', async () => {
+    expect((await call(port, '/characters?limit=1')).status).toBe(200);
+    expect(app.raw.filter((line) => line.includes('production-modules:'))).toEqual([]);
   });
 
   it('turns readiness 503 at once, serves through the drain, finishes in-flight requests, then closes Redis and PostgreSQL; exit 0', async () => {
