@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
 import { parseAllDocuments } from 'yaml';
-import { AppConfig, configNamespaces, HealthConfig, MetricsConfig } from '../src/config';
+import { AppConfig, configNamespaces, HealthConfig, MetricsConfig, StorageConfig } from '../src/config';
 import { MetricsEndpoint } from '../src/metrics/metrics.endpoint';
 import { bootTestApp, TestApp } from './support/test-app';
 
@@ -61,7 +61,7 @@ describe('Kubernetes manifests', () => {
   const pod = deployment.spec.template;
   const container = pod.spec.containers[0];
   const env: Record<string, string> = { ...configMap.data, ...secret.stringData };
-  const config = loadConfig(env) as { app: AppConfig; metrics: MetricsConfig; health: HealthConfig };
+  const config = loadConfig(env) as { app: AppConfig; metrics: MetricsConfig; health: HealthConfig; storage: StorageConfig };
   const containerPort = (name: string) =>
     container.ports.find((p: { name: string }) => p.name === name)?.containerPort as number;
   let t: TestApp;
@@ -96,6 +96,8 @@ describe('Kubernetes manifests', () => {
     expect(env.NODE_ENV).toBe('production');
     expect(config.app.production).toBe(true);
     expect(config.metrics.exposure).toBe('own-port');
+    // The CDN in front serves the uploads volume, never the pods (pvc.yaml).
+    expect(config.storage.serveLocal).toBe(false);
     const envFrom = container.envFrom.map((e: any) => e.configMapRef?.name ?? e.secretRef?.name);
     expect(envFrom).toEqual([configMap.metadata.name, secret.metadata.name]);
     // The example holds placeholders, never a value that looks real.

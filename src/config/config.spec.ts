@@ -1,6 +1,9 @@
 import { appConfig } from './app.config';
 import { authConfig, parseSeconds } from './auth.config';
+import { IsBoolean, IsOptional } from 'class-validator';
 import { databaseConfig } from './database.config';
+import { storageConfig } from './storage.config';
+import { EnvBoolean, validateEnv } from './validate-env';
 import { webhooksConfig } from './webhooks.config';
 
 describe('configuration', () => {
@@ -64,5 +67,52 @@ describe('configuration', () => {
     expect(databaseConfig().migrate).toBe(true);
     withEnv({ DB_MIGRATE: 'yes' });
     expect(() => databaseConfig()).toThrow(/DB_MIGRATE/);
+  });
+
+  it('reads a boolean as the variable says, even on a property typed boolean', () => {
+    // With implicit conversion, a property typed `boolean` is converted before EnvBoolean runs: "false" would
+    // reach it as Boolean("false"), true. SERVE_LOCAL_CDN was such a property: "false" served the uploads anyway.
+    class Flags {
+      @IsOptional()
+      @EnvBoolean()
+      @IsBoolean()
+      TYPED?: boolean;
+    }
+    expect(validateEnv(Flags, { TYPED: 'false' }).TYPED).toBe(false);
+    expect(validateEnv(Flags, { TYPED: 'true' }).TYPED).toBe(true);
+    expect(validateEnv(Flags, {}).TYPED).toBeUndefined();
+    for (const bad of ['yes', '0', '1', 'False', '']) {
+      expect(() => validateEnv(Flags, { TYPED: bad })).toThrow(/TYPED/);
+    }
+  });
+
+  it('serves the uploads from the app only where asked: SERVE_LOCAL_CDN=false turns it off', () => {
+    withEnv({ NODE_ENV: 'development', STORAGE_DRIVER: 'local', SERVE_LOCAL_CDN: undefined });
+    expect(storageConfig().serveLocal).toBe(true);
+    withEnv({ NODE_ENV: 'development', STORAGE_DRIVER: 'local', SERVE_LOCAL_CDN: 'false' });
+    expect(storageConfig().serveLocal).toBe(false);
+    withEnv({ NODE_ENV: 'production', STORAGE_DRIVER: 'local', SERVE_LOCAL_CDN: 'false', CDN_SIGNING_KEY: 'k'.repeat(40) });
+    expect(storageConfig().serveLocal).toBe(false);
+    withEnv({ NODE_ENV: 'production', STORAGE_DRIVER: 'local', SERVE_LOCAL_CDN: 'true', CDN_SIGNING_KEY: 'k'.repeat(40) });
+    expect(storageConfig().serveLocal).toBe(true);
+    withEnv({ SERVE_LOCAL_CDN: 'no' });
+    expect(() => storageConfig()).toThrow(/SERVE_LOCAL_CDN/);
+  });
+
+  it('refuses a variable set but empty where that would read as 0 or replace a default, and names it', () => {
+    for (const [name, load] of [
+      ['PORT', appConfig],
+      ['HOST', appConfig],
+      ['PGLITE_DIR', databaseConfig],
+      ['STORAGE_LOCAL_DIR', storageConfig],
+    ] as const) {
+      for (const blank of ['', '  ']) {
+        withEnv({ NODE_ENV: 'development', [name]: blank });
+        expect(() => load()).toThrow(new RegExp(`${name}: is set but empty`));
+      }
+    }
+    // Where the default is empty or unset, an empty value means just that.
+    withEnv({ NODE_ENV: 'development', CORS_ORIGINS: '' });
+    expect(appConfig().corsOrigins).toEqual([]);
   });
 });

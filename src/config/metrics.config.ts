@@ -28,7 +28,7 @@ class MetricsEnv {
 export const metricsConfig = registerAs('metrics', () => {
   const env = validateEnv(MetricsEnv, process.env);
   const separatePort = env.METRICS_PORT !== undefined;
-  // The main port as app.config reads it (unset: 3000; empty: 0); 0 asks for a free port, so never a clash.
+  // The main port as app.config reads it (unset: 3000; empty is refused there); 0 asks for a free port, so never a clash.
   const mainPort = process.env.PORT === undefined ? 3000 : Number(process.env.PORT);
   if (separatePort && env.METRICS_PORT !== 0 && env.METRICS_PORT === mainPort) {
     throw new Error(

@@ -1,5 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { validateSync } from 'class-validator';
+import { getMetadataStorage, validateSync } from 'class-validator';
 
 type EnvClass<T> = new () => T;
 
@@ -10,11 +10,33 @@ type EnvClass<T> = new () => T;
 export function validateEnv<T extends object>(schema: EnvClass<T>, env: NodeJS.ProcessEnv): T {
   const parsed = plainToInstance(schema, env, { enableImplicitConversion: true, exposeDefaultValues: true });
   const errors = validateSync(parsed, { skipMissingProperties: false, whitelist: false });
-  if (errors.length > 0) {
-    const lines = errors.map((e) => `  ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+  const lines = [
+    ...blankVariables(schema, env, parsed).map((name) => `  ${name}: is set but empty (unset it to use the default)`),
+    ...errors.map((e) => `  ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`),
+  ];
+  if (lines.length > 0) {
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
   return parsed;
+}
+
+/**
+ * Variables of `schema` set to an empty or blank value that would be read as something nobody wrote: a number
+ * (`PORT=` is Number(""), 0: a random port) or the empty string in place of a default (`STORAGE_LOCAL_DIR=`: the
+ * working directory). A template that left a value out is a mistake to name, not a setting. A blank value is
+ * left to the property's own validators where its default is empty or unset (CORS_ORIGINS, REDIS_PASSWORD).
+ */
+function blankVariables<T extends object>(schema: EnvClass<T>, env: NodeJS.ProcessEnv, parsed: T): string[] {
+  const defaults = new schema() as Record<string, unknown>;
+  const declared = new Set(getMetadataStorage().getTargetValidationMetadatas(schema, '', true, false).map((m) => m.propertyName));
+  return [...declared].filter((name) => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() !== '') {
+      return false;
+    }
+    const fallback = defaults[name];
+    return typeof (parsed as Record<string, unknown>)[name] === 'number' || (fallback !== undefined && fallback !== '');
+  });
 }
 
 /** Throws when a production boot would run on a development default secret. */
@@ -26,6 +48,13 @@ export function refuseDefaultSecret(name: string, value: string, devDefault: str
 
 export const isProduction = (env: NodeJS.ProcessEnv): boolean => env.NODE_ENV === 'production';
 
-/** `'true'` and `'false'` only: anything else stays a string and fails validation, naming the variable. */
+/**
+ * `'true'` and `'false'` only: anything else stays a string and fails validation, naming the variable. Reads the
+ * variable itself (`obj[key]`), not `value`: implicit conversion runs first, and on a property typed `boolean`
+ * it has already turned "false" into Boolean("false"), which is true.
+ */
 export const EnvBoolean = (): PropertyDecorator =>
-  Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value));
+  Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) => {
+    const raw = obj[key];
+    return raw === 'true' ? true : raw === 'false' ? false : raw;
+  });
