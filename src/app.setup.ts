@@ -1,7 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { mkdirSync } from 'node:fs';
 import { createServer, type Server, type ServerOptions } from 'node:http';
-import { resolve } from 'node:path';
 import type { FastifyBodyParser, FastifyServerFactory } from 'fastify';
 import { HttpStatus } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
@@ -23,6 +21,7 @@ import { ResponseReplay } from './http-cache/response-replay';
 import { multipartForUploads } from './images/multipart-plugin';
 import { ROOT_LOGGER } from './logging/logging.module';
 import { HttpMetrics } from './metrics/http-metrics';
+import { serveUploadsLocally } from './storage/local-cdn';
 import { completedRequestLine, requestId, requestLogger } from './logging/request-log';
 
 /** A surrogate not part of a pair (with the `u` flag, a pair is one code point and does not match). */
@@ -190,8 +189,7 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
     limits: { fileSize: storage.maxUploadBytes, files: 1, fields: 10, parts: 11, fieldSize: 4096 },
   });
   if (storage.serveLocal) {
-    mkdirSync(storage.localDir, { recursive: true });
-    app.useStaticAssets({ root: resolve(storage.localDir), prefix: '/cdn/', decorateReply: false, index: false });
+    serveUploadsLocally(app, storage);
   }
   app.useBodyParser('application/json', { bodyLimit: bodyLimitBytes }, jsonParser(app));
   app.useGlobalPipes(createValidationPipe());

@@ -2,6 +2,7 @@ import { ConfigService } from '@nestjs/config';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { StorageConfig } from '../src/config';
+import { CdnUrlBuilder } from '../src/storage/cdn-url.builder';
 import { createCharacter, createUser, tableCounts, TestUser } from './support/fixtures';
 import { corruptPng, elf, gif, jpeg, noisyPng, png, webp, zip } from './support/images';
 import { bootTestApp, TestApp } from './support/test-app';
@@ -735,5 +736,94 @@ describe('images with a 2 KiB upload limit', () => {
     expect(exact.length).toBeLessThanOrEqual(2048);
     await upload(t, owner, character.id, exact).expect(201);
     expect(await characterRow(t, character.id)).toMatchObject({ image_count: 1 });
+  });
+});
+
+describe('uploads served by the app, standing in for the CDN (SERVE_LOCAL_CDN)', () => {
+  let t: TestApp;
+  let off: TestApp;
+  let owner: TestUser;
+
+  beforeAll(async () => {
+    t = await bootTestApp();
+    // The same data and uploads, as an instance behind a real CDN would see them.
+    off = await bootTestApp({ DATABASE_URL: t.databaseUrl, SERVE_LOCAL_CDN: 'false' });
+    owner = await createUser(t);
+  });
+  afterAll(async () => {
+    await off?.close();
+    await t?.close();
+  });
+
+  /** The path and query of a URL the API handed out (its origin is CDN_BASE_URL's), exactly as written. */
+  const local = (url: string) => url.slice(new URL(url).origin.length);
+  const fetchBytes = (app: TestApp, path: string) =>
+    app.http
+      .get(path)
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      });
+
+  it('serves the original, and each signed variant URL of the response as a redirect to it', async () => {
+    const character = await createCharacter(t, owner);
+    const bytes = png(3, 2);
+    const image = (await upload(t, owner, character.id, bytes).expect(201)).body as {
+      url: string;
+      variants: Record<string, string>;
+    };
+    const original = await fetchBytes(t, local(image.url)).expect(200);
+    expect(original.headers['content-type']).toBe('image/png');
+    expect(original.body).toEqual(bytes);
+    expect(Object.keys(image.variants).sort()).toEqual(['card', 'full', 'thumb']);
+    for (const url of Object.values(image.variants)) {
+      const res = await t.http.get(local(url)).expect(302);
+      expect(res.headers.location).toBe(local(image.url));
+      expect((await fetchBytes(t, res.headers.location).expect(200)).body).toEqual(bytes);
+    }
+  });
+
+  it('refuses a variant URL with a forged or expired signature (403), or an unknown variant (404), as JSON', async () => {
+    const character = await createCharacter(t, owner);
+    const image = (await upload(t, owner, character.id, png(3, 2)).expect(201)).body as {
+      url: string;
+      variants: Record<string, string>;
+    };
+    const card = local(image.variants.card);
+    const forged = card.replace(/sig=(.)/, (_m, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`);
+    const key = local(image.url).slice('/cdn/'.length);
+    const expired = local(t.app.get(CdnUrlBuilder).variants(key, Date.now() - 30 * 86_400_000).card);
+    for (const path of [forged, expired, card.replace('w=512', 'w=4096')]) {
+      const res = await t.http.get(path).expect(403);
+      expect(res.body).toMatchObject({ statusCode: 403, code: 'INVALID_SIGNATURE' });
+    }
+    const res = await t.http.get(card.replace('/v/card/', '/v/huge/')).expect(404);
+    expect(res.body).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+  });
+
+  it('never leaves the uploads directory, even for a key it signed itself', async () => {
+    const urls = t.app.get(CdnUrlBuilder);
+    for (const key of ['../package.json', '../../../../../../etc/passwd', '%2e%2e/package.json']) {
+      const res = await t.http.get(local(urls.variants(key).full));
+      if (res.status === 302) {
+        const target = await t.http.get(res.headers.location);
+        expect(target.status).toBeGreaterThanOrEqual(400);
+      } else {
+        expect(res.status).toBeGreaterThanOrEqual(400);
+      }
+    }
+  });
+
+  it('serves nothing at /cdn/ when SERVE_LOCAL_CDN=false: a CDN in front does', async () => {
+    const character = await createCharacter(t, owner);
+    const image = (await upload(t, owner, character.id, png(3, 2)).expect(201)).body as {
+      url: string;
+      variants: Record<string, string>;
+    };
+    await fetchBytes(t, local(image.url)).expect(200);
+    await off.http.get(local(image.url)).expect(404);
+    await off.http.get(local(image.variants.full)).expect(404);
   });
 });
