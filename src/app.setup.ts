@@ -15,11 +15,12 @@ import { clientErrorHandler, frameworkErrors } from './common/errors/framework-e
 import { createValidationPipe } from './common/errors/validation';
 import { CorsPolicy } from './common/http/cors';
 import { waitedBeforeFastify } from './common/http/hand-off';
-import { appConfig, LoggingConfig, StorageConfig } from './config';
+import { appConfig, loggingConfig, LoggingConfig, StorageConfig } from './config';
 import { ShutdownService } from './health/shutdown.service';
 import { ResponseReplay } from './http-cache/response-replay';
 import { multipartForUploads } from './images/multipart-plugin';
-import { ROOT_LOGGER } from './logging/logging.module';
+import { BootLogger } from './logging/boot-logger';
+import { ROOT_LOGGER, rootLogger as createRootLogger } from './logging/logging.module';
 import { HttpMetrics } from './metrics/http-metrics';
 import { serveUploadsLocally } from './storage/local-cdn';
 import { completedRequestLine, requestId, requestLogger } from './logging/request-log';
@@ -152,7 +153,7 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
     rawBody: true,
     // Boot errors (a bad variable, an unreachable database) reach the caller instead of exiting the process.
     abortOnError: false,
-    ...(options.logger === false ? { logger: false } : { bufferLogs: true }),
+    logger: options.logger === false ? false : new BootLogger(createRootLogger(loggingConfig())),
   });
   const rootLogger = app.get<PinoInstance>(ROOT_LOGGER);
   if (options.logger === false) {

@@ -62,10 +62,16 @@ function call(
   });
 }
 
+/** `npm run build`, once for the whole file. */
+let building: Promise<unknown> | undefined;
+const built = () => (building ??= promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT, timeout: 180_000 }));
+
 /** The built app (`node dist/main.js`) as a child process, its JSON log lines collected as they come. */
 class AppProcess {
   readonly lines: LogLine[] = [];
   readonly raw: string[] = [];
+  /** Lines on stdout a log pipeline could not parse. */
+  readonly notJson: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
 
@@ -83,7 +89,11 @@ class AppProcess {
       pending = complete.pop()!;
       for (const line of complete.filter(Boolean)) {
         this.raw.push(line);
-        this.lines.push(JSON.parse(line) as LogLine);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.notJson.push(line);
+        }
       }
     });
     this.child.stderr!.on('data', (chunk: Buffer) => this.raw.push(`stderr: ${chunk.toString('utf8')}`));
@@ -117,7 +127,7 @@ describe('graceful shutdown of the built app (SIGTERM)', () => {
   const agents: Agent[] = [];
 
   beforeAll(async () => {
-    await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT, timeout: 180_000 });
+    await built();
     redis = await OwnRedis.start();
     databaseUrl = await createSuiteDatabase();
     port = await freePort();
@@ -312,6 +322,39 @@ describe('shutdown with a client that stalled mid-request', () => {
       await cut;
     } finally {
       socket.destroy();
+    }
+  });
+});
+
+describe('boot of the built app', () => {
+  jest.setTimeout(240_000);
+  beforeAll(() => built());
+
+  it('logs JSON lines as it boots, while the database does not answer: no silence, no coloured text', async () => {
+    // Nothing listens there: TypeORM retries every 3 s, nine times. Until now Nest held every line of the boot
+    // until the app was created (bufferLogs), so all that time the process said nothing at all.
+    const nobody = await freePort();
+    const app = new AppProcess({
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: String(await freePort()),
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${nobody}/nothing`,
+      LOG_LEVEL: 'info',
+      STORAGE_LOCAL_DIR: `/tmp/cards-test-uploads/boot-${process.pid}`,
+    });
+    try {
+      await eventually(
+        () => app.lines.some((l) => l.context === 'TypeOrmModule' && /Unable to connect to the database/.test(l.msg ?? '')),
+        10_000,
+      );
+      expect(app.running).toBe(true);
+      expect(app.lines[0]).toMatchObject({ level: 'info', context: 'NestFactory', msg: 'Starting Nest application...' });
+      expect(app.notJson).toEqual([]);
+      expect(app.raw.filter((line) => line.startsWith('stderr:'))).toEqual([]);
+    } finally {
+      app.signal('SIGKILL');
+      await app.exited;
     }
   });
 });

@@ -24,7 +24,8 @@ const REDACT = [
   '*.headers["x-signature"]',
 ];
 
-function rootLogger(config: LoggingConfig): PinoInstance {
+/** The app's root logger (also Nest's while the app is created: see BootLogger). */
+export function rootLogger(config: LoggingConfig): PinoInstance {
   return pino(
     {
       level: config.level,
