@@ -281,6 +281,8 @@ describe('graceful shutdown of the built app (SIGTERM)', () => {
       app.index(/^PostgreSQL connections closed/),
       app.index(/^Exiting with code 0/),
     ];
+    // It exited because nothing was left open, not because the grace period after the hooks ran out.
+    expect(app.index(/^Exiting \d+ ms after the shutdown hooks/)).toBe(-1);
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(app.index(/^Redis connection closed \(bus\)/)).toBeGreaterThan(app.index(/^HTTP server closed/));
@@ -355,6 +357,42 @@ describe('boot of the built app', () => {
     } finally {
       app.signal('SIGKILL');
       await app.exited;
+    }
+  });
+});
+
+describe('closing a Redis client', () => {
+  jest.setTimeout(240_000);
+  let redis: OwnRedis;
+  beforeAll(async () => {
+    await built();
+    redis = await OwnRedis.start();
+  });
+  afterAll(() => redis?.stop());
+
+  it('twice (Nest ran the rate limiter’s hook twice) leaves no timer behind: the process can exit at once', async () => {
+    // ioredis arms `disconnectTimeout` on every disconnect(), and only the socket's `close` clears it: on a client
+    // already closed it kept the process alive for its length (2 s by default; 60 s here, to tell the difference).
+    const script = `
+      const Redis = require('ioredis');
+      const { closeRedisClient } = require('./dist/cache/redis/redis-clients.js');
+      const client = new Redis(${JSON.stringify(redis.url)}, { disconnectTimeout: 60000 });
+      client.once('ready', async () => {
+        await client.get('anything');
+        await closeRedisClient(client);
+        await closeRedisClient(client);
+        process.stdout.write('closed\\n');
+      });`;
+    const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolvePromise) => child.once('exit', (code) => resolvePromise(code)));
+    try {
+      const result = await Promise.race([exited, sleep(20_000).then(() => 'still running 20 s later')]);
+      expect(out).toBe('closed\n');
+      expect(result).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });

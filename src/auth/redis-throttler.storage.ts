@@ -50,6 +50,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
   private readonly client: LimitsClient | null;
   private readonly prefix: string;
   private loggedAt = -Infinity;
+  private closing: Promise<void> | undefined;
 
   constructor(config: ConfigService) {
     const cache = config.getOrThrow<CacheConfig>('cache');
@@ -86,11 +87,18 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.local.onApplicationShutdown();
-    if (this.client) {
-      await closeRedisClient(this.client);
-    }
+  /**
+   * Once, however often Nest calls it: ThrottlerModule provides this same instance again (as its storage), so
+   * the hook runs twice.
+   */
+  onApplicationShutdown(): Promise<void> {
+    this.closing ??= (async () => {
+      this.local.onApplicationShutdown();
+      if (this.client) {
+        await closeRedisClient(this.client);
+      }
+    })();
+    return this.closing;
   }
 }
 

@@ -28,7 +28,12 @@ export function exitOnShutdownSignals(app: INestApplication): void {
     close(signal).then(
       () => {
         process.exitCode = 0;
-        setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
+        setTimeout(() => {
+          // Everything the hooks close should be closed by now: say what was not, so it can be found.
+          const open = process.getActiveResourcesInfo().filter((kind) => kind !== 'TTYWrap');
+          logger.warn(`Exiting ${EXIT_GRACE_MS} ms after the shutdown hooks, with these still open: ${open.join(', ')}`);
+          process.exit(0);
+        }, EXIT_GRACE_MS).unref();
       },
       (error: unknown) => {
         logger.error(

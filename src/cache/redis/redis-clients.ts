@@ -204,6 +204,11 @@ export function dropConnection(client: RedisClient): void {
  *   the sentinels open, which keeps the process alive (ioredis #1362).
  */
 export async function closeRedisClient(client: RedisClient, timeoutMs = 1_000): Promise<void> {
+  if (client.status === 'end') {
+    // Closed already, by an earlier call. Another `disconnect()` would arm ioredis' disconnectTimeout (2 s) that
+    // only a `close` of the (long closed) socket clears: the process waited for it at every exit.
+    return;
+  }
   // A client between connections (reconnecting, closed) has no socket left to wait for: it never emits `end`.
   const live = ['connecting', 'connect', 'ready'].includes(client.status);
   const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
@@ -219,7 +224,8 @@ export async function closeRedisClient(client: RedisClient, timeoutMs = 1_000): 
   } finally {
     client.disconnect();
   }
-  if (live && client.status !== 'end') {
+  // Read again: the status has moved on since the check above (TypeScript keeps that narrowing across awaits).
+  if (live && (client.status as string) !== 'end') {
     await bounded(ended);
   }
 }
