@@ -1,12 +1,12 @@
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { AddressInfo, connect } from 'node:net';
 import { Agent, request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { eventually, sleep } from './cache/support';
 import { freePort, OwnRedis } from './support/redis-server';
+import { AppProcess, built } from './support/app-process';
 import { bootTestApp, createSuiteDatabase } from './support/test-app';
 
 const ROOT = resolve(__dirname, '..');
@@ -19,13 +19,6 @@ interface Answer {
   body: string;
 }
 
-interface LogLine {
-  msg?: string;
-  context?: string;
-  reqId?: string;
-  req?: { url?: string };
-  [key: string]: unknown;
-}
 
 /** One HTTP GET/POST; rejects on a transport error (refused, reset), never on a status. */
 function call(
@@ -60,59 +53,6 @@ function call(
     req.on('error', reject);
     req.end(body);
   });
-}
-
-/** `npm run build`, once for the whole file. */
-let building: Promise<unknown> | undefined;
-const built = () => (building ??= promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT, timeout: 180_000 }));
-
-/** The built app (`node dist/main.js`) as a child process, its JSON log lines collected as they come. */
-class AppProcess {
-  readonly lines: LogLine[] = [];
-  readonly raw: string[] = [];
-  /** Lines on stdout a log pipeline could not parse. */
-  readonly notJson: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly child: ChildProcess;
-
-  constructor(env: Record<string, string>) {
-    // As the image runs it: a package it does not ship (a dev dependency) cannot be loaded.
-    this.child = spawn(process.execPath, ['--require', './test/support/production-modules.js', 'dist/main.js'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let pending = '';
-    this.child.stdout!.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
-      const complete = pending.split('\n');
-      pending = complete.pop()!;
-      for (const line of complete.filter(Boolean)) {
-        this.raw.push(line);
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          this.notJson.push(line);
-        }
-      }
-    });
-    this.child.stderr!.on('data', (chunk: Buffer) => this.raw.push(`stderr: ${chunk.toString('utf8')}`));
-    this.exited = new Promise((resolvePromise) =>
-      this.child.once('exit', (code, signal) => resolvePromise({ code, signal })),
-    );
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
-  }
-
-  index(message: RegExp): number {
-    return this.lines.findIndex((line) => message.test(line.msg ?? ''));
-  }
 }
 
 describe('graceful shutdown of the built app (SIGTERM)', () => {
