@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { eventually, sleep } from './cache/support';
 import { freePort, OwnRedis } from './support/redis-server';
-import { AppProcess, built } from './support/app-process';
+import { AppProcess, appEnv, built, untilAnswering } from './support/app-process';
 import { bootTestApp, createSuiteDatabase } from './support/test-app';
 
 const ROOT = resolve(__dirname, '..');
@@ -71,24 +71,8 @@ describe('graceful shutdown of the built app (SIGTERM)', () => {
     redis = await OwnRedis.start();
     databaseUrl = await createSuiteDatabase();
     port = await freePort();
-    app = new AppProcess({
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'development',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      DB_MIGRATE: 'false',
-      REDIS_URL: redis.url,
-      SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
-      LOG_LEVEL: 'info',
-      STORAGE_LOCAL_DIR: `/tmp/cards-test-uploads/shutdown-${process.pid}`,
-    });
-    await eventually(async () => {
-      if (!app.running) {
-        throw new Error(`the app exited while booting:\n${app.raw.join('\n')}`);
-      }
-      return (await call(port, '/health/ready').catch(() => ({ status: 0 }))).status === 200;
-    }, 30_000);
+    app = new AppProcess(appEnv(port, { DATABASE_URL: databaseUrl, REDIS_URL: redis.url, SHUTDOWN_DRAIN_MS: String(DRAIN_MS) }));
+    await untilAnswering(app, port, '/health/ready');
   });
   afterAll(async () => {
     stopLoad = true;
@@ -276,15 +260,7 @@ describe('boot of the built app', () => {
     // Nothing listens there: TypeORM retries every 3 s, nine times. Until now Nest held every line of the boot
     // until the app was created (bufferLogs), so all that time the process said nothing at all.
     const nobody = await freePort();
-    const app = new AppProcess({
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'development',
-      HOST: '127.0.0.1',
-      PORT: String(await freePort()),
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${nobody}/nothing`,
-      LOG_LEVEL: 'info',
-      STORAGE_LOCAL_DIR: `/tmp/cards-test-uploads/boot-${process.pid}`,
-    });
+    const app = new AppProcess(appEnv(await freePort(), { DATABASE_URL: `postgres://postgres@127.0.0.1:${nobody}/nothing` }));
     try {
       await eventually(
         () => app.lines.some((l) => l.context === 'TypeOrmModule' && /Unable to connect to the database/.test(l.msg ?? '')),

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppProcess, built } from '../support/app-process';
+import { AppProcess, appEnv, built, untilAnswering } from '../support/app-process';
 import { freePort, OwnRedis, scanKeys } from '../support/redis-server';
 import { createSuiteDatabase } from '../support/test-app';
 import { eventually } from './support';
@@ -66,28 +66,12 @@ describe('Redis over TLS (rediss://)', () => {
 
   async function start(env: Record<string, string>): Promise<{ app: AppProcess; base: string }> {
     const port = await freePort();
-    const app = new AppProcess({
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'development',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      DB_MIGRATE: 'false',
-      REDIS_URL: `rediss://127.0.0.1:${tlsPort}`,
-      LOG_LEVEL: 'info',
-      LOG_REQUESTS: 'false',
-      STORAGE_LOCAL_DIR: `/tmp/cards-test-uploads/tls-${process.pid}`,
-      ...env,
-    });
+    const app = new AppProcess(
+      appEnv(port, { DATABASE_URL: databaseUrl, REDIS_URL: `rediss://127.0.0.1:${tlsPort}`, LOG_REQUESTS: 'false', ...env }),
+    );
     apps.push(app);
-    const base = `http://127.0.0.1:${port}`;
-    await eventually(async () => {
-      if (!app.running) {
-        throw new Error(`the app exited while booting:\n${app.raw.join('\n')}`);
-      }
-      return (await fetch(`${base}/health/live`).catch(() => null))?.status === 200;
-    }, 30_000);
-    return { app, base };
+    await untilAnswering(app, port, '/health/live');
+    return { app, base: `http://127.0.0.1:${port}` };
   }
 
   it('with the CA trusted and ACL credentials in the URL: the cache reads and writes through TLS, as that user', async () => {

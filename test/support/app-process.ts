@@ -100,3 +100,32 @@ export class AppProcess {
     return this.lines.findIndex((line) => message.test(line.msg ?? ''));
   }
 }
+
+/** What every suite's app starts with: development, on 127.0.0.1:`port`, info logs; `env` adds and overrides. */
+export function appEnv(port: number, env: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'development',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DB_MIGRATE: 'false',
+    LOG_LEVEL: 'info',
+    STORAGE_LOCAL_DIR: `/tmp/cards-test-uploads/app-process-${process.pid}`,
+    ...env,
+  };
+}
+
+/** Until the app answers GET `path` on `port` with 200; fails at once, with its output, if it exits first. */
+export async function untilAnswering(app: AppProcess, port: number, path: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!app.running) {
+      throw new Error(`the app exited while booting:\n${app.raw.join('\n')}`);
+    }
+    if ((await fetch(`http://127.0.0.1:${port}${path}`).catch(() => null))?.status === 200) {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the app did not answer ${path} with 200 within ${ms} ms:\n${app.raw.join('\n')}`);
+}
