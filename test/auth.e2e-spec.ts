@@ -56,6 +56,20 @@ describe('auth', () => {
     expect(await tableCounts(t)).toEqual(before);
   });
 
+  it('takes an e-mail written precomposed (NFC) or decomposed (NFD) as one address', async () => {
+    await t.http
+      .post('/auth/register')
+      .send({ username: 'renee_nfc', email: 'ren\u00e9e@example.com', password: 'correct horse battery' })
+      .expect(201);
+    const before = await tableCounts(t);
+    const decomposed = await t.http
+      .post('/auth/register')
+      .send({ username: 'renee_nfd', email: 'rene\u0301e@example.com', password: 'correct horse battery' })
+      .expect(409);
+    expect(decomposed.body).toMatchObject({ code: 'EMAIL_TAKEN', details: [{ field: 'email' }] });
+    expect(await tableCounts(t)).toEqual(before);
+  });
+
   it.each([
     ['missing token', undefined, 'AUTH_REQUIRED'],
     ['not a bearer token', 'Basic abc', 'INVALID_TOKEN'],

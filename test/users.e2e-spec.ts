@@ -154,12 +154,19 @@ describe('users', () => {
       ['an empty event id', (body: Record<string, unknown>) => ({ ...body, id: '' }), 'id'],
       ['a date far in the future (it would lock the subscription)', (body: Record<string, unknown>) => ({ ...body, occurredAt: '9999-12-31T00:00:00Z' }), 'occurredAt'],
       ['a week date JavaScript cannot read', (body: Record<string, unknown>) => ({ ...body, occurredAt: '2026-W01-1' }), 'occurredAt'],
-    ])('refuses %s with a 400 naming the field, and changes nothing', async (_name, alter, field) => {
+      ['a day the month does not have (Date.parse makes 31 February 3 March)', (body: Record<string, unknown>) => ({ ...body, occurredAt: '2026-02-31T00:00:00Z' }), 'occurredAt'],
+      ['no subscription', ({ subscription: _left, ...body }: Record<string, unknown>) => body, 'subscription'],
+      ['the subscription as an array', (body: Record<string, unknown>) => ({ ...body, subscription: [body.subscription] }), 'subscription'],
+    ])('refuses %s with a 400 naming the field, and changes nothing: the event stays unused', async (_name, alter, field) => {
       const target = await createUser(t);
-      const body = JSON.stringify(alter(JSON.parse(event(target.id, 'pro', 'active', '2026-06-01T00:00:00Z'))));
+      const valid = event(target.id, 'pro', 'active', '2026-06-01T00:00:00Z');
+      const body = JSON.stringify(alter(JSON.parse(valid) as Record<string, unknown>));
       const res = await post(body, sign(body)).expect(400);
       expect(res.body.details.map((d: { field: string }) => d.field)).toContain(field);
       expect(await subscriptionOf(target.id)).toMatchObject({ tier: 'free' });
+      // Not recorded as applied, nor the clock moved: the provider's corrected retry (same id) goes through.
+      await post(valid, sign(valid)).expect(200, { applied: true });
+      expect(await subscriptionOf(target.id)).toMatchObject({ tier: 'pro', status: 'active' });
     });
 
     it('refuses a body altered after signing', async () => {

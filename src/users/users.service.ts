@@ -33,6 +33,10 @@ export class UsersService {
   }
 
   async updatePreferences(userId: string, dto: UpdatePreferencesDto): Promise<OwnUserResponse> {
+    if (Object.values(dto).every((v) => v === undefined)) {
+      // Nothing to apply: answering 200 would tell the client a change was saved (and bump updated_at for nothing).
+      throw ApiError.badRequest('body', 'Give at least one field to change');
+    }
     await this.applyPreferences(userId, dto);
     return this.getOwn(userId);
   }

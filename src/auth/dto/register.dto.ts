@@ -10,7 +10,9 @@ export class RegisterDto {
   username: string;
 
   @ApiProperty({ example: 'ada@example.com' })
-  @Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value))
+  // One spelling per address: an é typed precomposed (NFC) or as e + accent (NFD) is the same address, and the
+  // unique index only sees bytes.
+  @Transform(({ value }) => (typeof value === 'string' ? value.trim().normalize('NFC').toLowerCase() : value))
   @IsString()
   @CharLength(0, 254)
   @IsEmail({}, { message: 'email must be an e-mail address' })

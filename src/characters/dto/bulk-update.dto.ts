@@ -6,7 +6,9 @@ import {
   ArrayUnique,
   IsArray,
   IsBoolean,
+  IsDefined,
   IsIn,
+  IsObject,
   IsUUID,
   ValidateNested,
 } from 'class-validator';
@@ -43,6 +45,8 @@ export class BulkUpdateDto {
   ids: string[];
 
   @ApiProperty({ type: BulkChangesDto })
+  @IsDefined()
+  @IsObject({ message: 'set must be an object' })
   @ValidateNested()
   @Type(() => BulkChangesDto)
   set: BulkChangesDto;

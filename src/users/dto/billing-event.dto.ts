@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsString, IsUUID, ValidateBy, ValidateNested } from 'class-validator';
+import { IsDefined, IsIn, IsObject, IsString, IsUUID, ValidateBy, ValidateNested } from 'class-validator';
 import { CharLength } from '../../common/http/char-length.decorator';
 import { IsDateTime } from '../../common/http/is-date-time.decorator';
 import { LowerCaseUuid } from '../../common/http/uuid-param.decorator';
@@ -39,6 +39,8 @@ export class BillingEventDto {
   userId: string;
 
   @ApiProperty({ type: SetSubscriptionDto })
+  @IsDefined()
+  @IsObject({ message: 'subscription must be an object' })
   @ValidateNested()
   @Type(() => SetSubscriptionDto)
   subscription: SetSubscriptionDto;
