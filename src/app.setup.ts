@@ -13,6 +13,7 @@ import { ApiError } from './common/errors/api-error';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { clientErrorHandler, frameworkErrors } from './common/errors/framework-errors';
 import { createValidationPipe } from './common/errors/validation';
+import { acceptOnlyDeclaredBodies } from './common/http/body-types';
 import { CorsPolicy } from './common/http/cors';
 import { waitedBeforeFastify } from './common/http/hand-off';
 import { appConfig, loggingConfig, LoggingConfig, StorageConfig } from './config';
@@ -189,6 +190,9 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
   await app.register(multipartForUploads, {
     limits: { fileSize: storage.maxUploadBytes, files: 1, fields: 10, parts: 11, fieldSize: 4096 },
   });
+  acceptOnlyDeclaredBodies(app.getHttpAdapter().getInstance());
+  // Never reached (see acceptOnlyDeclaredBodies): no route takes text, so no parser for it either.
+  app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
   if (storage.serveLocal) {
     serveUploadsLocally(app, storage);
   }

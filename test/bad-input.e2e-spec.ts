@@ -84,6 +84,10 @@ describe('bad input', () => {
     { name: 'bulk: 501 ids', method: 'post', path: '/characters/bulk', body: { ids: Array.from({ length: 501 }, () => characterId), set: { nsfw: true } }, status: 400, code: 'VALIDATION_FAILED', field: 'ids' },
     { name: 'bulk: non-uuid id', method: 'post', path: '/characters/bulk', body: { ids: ['x'], set: { nsfw: true } }, status: 400, code: 'VALIDATION_FAILED', field: 'ids' },
     { name: 'bulk: empty set', method: 'post', path: '/characters/bulk', body: { ids: [characterId], set: {} }, status: 400, code: 'VALIDATION_FAILED', field: 'set' },
+    // a nested object left out or sent as an array went past @ValidateNested to the service: a 500
+    { name: 'bulk: no set', method: 'post', path: '/characters/bulk', body: { ids: [characterId] }, status: 400, code: 'VALIDATION_FAILED', field: 'set' },
+    { name: 'bulk: set is an array', method: 'post', path: '/characters/bulk', body: { ids: [characterId], set: [{ nsfw: true }] }, status: 400, code: 'VALIDATION_FAILED', field: 'set' },
+    { name: 'bulk: set is empty array', method: 'post', path: '/characters/bulk', body: { ids: [characterId], set: [] }, status: 400, code: 'VALIDATION_FAILED', field: 'set' },
     { name: 'bulk: set of wrong type', method: 'post', path: '/characters/bulk', body: { ids: [characterId], set: { nsfw: 'y' } }, status: 400, code: 'VALIDATION_FAILED', field: 'set.nsfw' },
     { name: 'bulk: name is not bulk-editable', method: 'post', path: '/characters/bulk', body: { ids: [characterId], set: { name: 'x' } }, status: 400, code: 'VALIDATION_FAILED', field: 'set.name' },
     { name: 'patch: nothing to change', method: 'patch', path: `/characters/${characterId}`, body: {}, status: 400, code: 'VALIDATION_FAILED', field: 'body' },
@@ -105,6 +109,10 @@ describe('bad input', () => {
     { name: 'generation: null parameters', method: 'post', path: `/characters/${characterId}/generations`, body: { prompt: 'p', parameters: null }, status: 400, code: 'VALIDATION_FAILED', field: 'parameters' },
     { name: 'generation: null width', method: 'post', path: `/characters/${characterId}/generations`, body: { prompt: 'p', parameters: { width: null } }, status: 400, code: 'VALIDATION_FAILED', field: 'parameters.width' },
     { name: 'preferences: wrong type', method: 'patch', path: '/users/me/preferences', body: { showNsfw: 'true' }, status: 400, code: 'VALIDATION_FAILED', field: 'showNsfw' },
+    { name: 'preferences: nothing to change', method: 'patch', path: '/users/me/preferences', body: {}, status: 400, code: 'VALIDATION_FAILED', field: 'body' },
+    // JSON only (uploads take multipart): other types were parsed to nothing or to a string, then blamed on fields
+    { name: 'JSON sent as text/plain', method: 'post', path: '/characters', raw: { type: 'text/plain', data: '{"name":"a"}' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+    { name: 'multipart on a JSON route', method: 'patch', path: '/users/me/preferences', raw: { type: 'multipart/form-data; boundary=x', data: '--x\r\nContent-Disposition: form-data; name="showNsfw"\r\n\r\ntrue\r\n--x--\r\n' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
     { name: 'preferences: unknown language', method: 'patch', path: '/users/me/preferences', body: { language: 'xx' }, status: 400, code: 'VALIDATION_FAILED', field: 'language' },
     { name: 'preferences: unknown field', method: 'patch', path: '/users/me/preferences', body: { theme: 'dark' }, status: 400, code: 'VALIDATION_FAILED', field: 'theme' },
     { name: 'register: bad username', method: 'post', path: '/auth/register', body: { username: 'A!', email: 'a@example.com', password: 'long enough pw' }, status: 400, code: 'VALIDATION_FAILED', field: 'username' },
@@ -127,6 +135,9 @@ describe('bad input', () => {
     { name: 'version out of int4 range', method: 'patch', path: `/characters/${characterId}`, body: { name: 'b', version: 2 ** 31 }, status: 400, code: 'VALIDATION_FAILED', field: 'version' },
     { name: 'admin: week-date renewsAt', method: 'put', path: `/admin/users/${user.id}/subscription`, body: { tier: 'pro', status: 'active', renewsAt: '2024-W01-1' }, status: 400, code: 'VALIDATION_FAILED', field: 'renewsAt' },
     { name: 'admin: ordinal-date renewsAt', method: 'put', path: `/admin/users/${user.id}/subscription`, body: { tier: 'pro', status: 'active', renewsAt: '2024-366' }, status: 400, code: 'VALIDATION_FAILED', field: 'renewsAt' },
+    // Date.parse rolls these over into other days (31 February is 3 March): stored, they would be another date
+    { name: 'admin: 31 February renewsAt', method: 'put', path: `/admin/users/${user.id}/subscription`, body: { tier: 'pro', status: 'active', renewsAt: '2026-02-31T00:00:00Z' }, status: 400, code: 'VALIDATION_FAILED', field: 'renewsAt' },
+    { name: 'admin: 24:00 renewsAt', method: 'put', path: `/admin/users/${user.id}/subscription`, body: { tier: 'pro', status: 'active', renewsAt: '2026-01-01T24:00:00Z' }, status: 400, code: 'VALIDATION_FAILED', field: 'renewsAt' },
     { name: 'admin: six-digit-year renewsAt', method: 'put', path: `/admin/users/${user.id}/subscription`, body: { tier: 'pro', status: 'active', renewsAt: '+2024-01-01T00:00:00Z' }, status: 400, code: 'VALIDATION_FAILED', field: 'renewsAt' },
     // routing, and requests refused before any route
     { name: 'unknown route', method: 'get', path: '/nope', status: 404, code: 'NOT_FOUND' },

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentUser, Public } from '../auth/auth.decorators';
 import type { Viewer } from '../auth/viewer';
+import { AcceptsMultipart } from '../common/http/body-types';
 import { Page, PageQuery } from '../common/http/page';
 import { UuidParam } from '../common/http/uuid-param.decorator';
 import { ReplayFromCache } from '../http-cache/replay-from-cache.decorator';
@@ -82,6 +83,7 @@ export class ImagesController {
   }
 
   @Post('characters/:id/images')
+  @AcceptsMultipart()
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
   upload(

@@ -2,6 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { sendError } from '../common/errors/all-exceptions.filter';
 import { errorBody } from '../common/errors/api-error';
 import type { StorageConfig } from '../config';
 import { CdnUrlBuilder, IMAGE_VARIANTS } from './cdn-url.builder';
@@ -36,10 +37,5 @@ export function serveUploadsLocally(app: NestFastifyApplication, storage: Storag
     });
 }
 
-function refuse(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply
-    .status(status)
-    .header('content-type', 'application/json; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .send(errorBody(status, code, message));
-}
+const refuse = (reply: FastifyReply, status: number, code: string, message: string): FastifyReply =>
+  sendError(reply, errorBody(status, code, message));

@@ -95,12 +95,19 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (body.statusCode === 503) {
       void reply.header('Retry-After', '5');
     }
-    // An error is no answer to keep: a CDN with a default TTL would otherwise serve a 404 for a character made
-    // public since, or a 503 after the database is back.
-    void reply
-      .status(body.statusCode)
-      .header('content-type', 'application/json; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .send(body);
+    void sendError(reply, body);
   }
+}
+
+/**
+ * Sends an error body, from a filter or from a hook that answers before any route. An error is no answer to
+ * keep: a CDN with a default TTL would otherwise serve a 404 for a character made public since, or a 503 after
+ * the database is back.
+ */
+export function sendError(reply: FastifyReply, body: ErrorBody): FastifyReply {
+  return reply
+    .status(body.statusCode)
+    .header('content-type', 'application/json; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(body);
 }
