@@ -1,4 +1,5 @@
 import { connect, type AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { createCharacter, createUser, tableCounts, TestUser } from './support/fixtures';
 import { bootTestApp, TestApp } from './support/test-app';
 
@@ -111,6 +112,7 @@ describe('bad input', () => {
     { name: 'preferences: wrong type', method: 'patch', path: '/users/me/preferences', body: { showNsfw: 'true' }, status: 400, code: 'VALIDATION_FAILED', field: 'showNsfw' },
     { name: 'preferences: nothing to change', method: 'patch', path: '/users/me/preferences', body: {}, status: 400, code: 'VALIDATION_FAILED', field: 'body' },
     // JSON only (uploads take multipart): other types were parsed to nothing or to a string, then blamed on fields
+    { name: 'gzip body', method: 'post', path: '/characters', raw: { type: 'application/json', data: gzipSync('{"name":"a"}') }, headers: { 'Content-Encoding': 'gzip' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', field: 'Content-Encoding' },
     { name: 'JSON sent as text/plain', method: 'post', path: '/characters', raw: { type: 'text/plain', data: '{"name":"a"}' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
     { name: 'multipart on a JSON route', method: 'patch', path: '/users/me/preferences', raw: { type: 'multipart/form-data; boundary=x', data: '--x\r\nContent-Disposition: form-data; name="showNsfw"\r\n\r\ntrue\r\n--x--\r\n' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
     { name: 'preferences: unknown language', method: 'patch', path: '/users/me/preferences', body: { language: 'xx' }, status: 400, code: 'VALIDATION_FAILED', field: 'language' },

@@ -25,6 +25,13 @@ export function acceptOnlyDeclaredBodies(instance: FastifyInstance): void {
       done();
       return;
     }
+    const encoding = headers['content-encoding']?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      // Nothing here inflates bodies: a gzip body was read as (invalid) JSON, a plain one labelled gzip as JSON.
+      const message = `Send the body without Content-Encoding (${encoding} is not accepted)`;
+      void sendError(reply, errorBody(415, 'UNSUPPORTED_MEDIA_TYPE', message, [{ field: 'Content-Encoding', message }]));
+      return;
+    }
     const type = (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     const multipart = (request.routeOptions.config as { acceptsMultipart?: boolean } | undefined)?.acceptsMultipart === true;
     const detail: ErrorDetail | undefined = multipart
