@@ -51,7 +51,15 @@ function jsonParser(app: NestFastifyApplication): FastifyBodyParser<Buffer> {
       done(new ApiError(HttpStatus.BAD_REQUEST, 'MALFORMED_JSON', 'The request body is not valid UTF-8'), undefined);
       return;
     }
-    void parse(req, body.toString('utf8'), (error, value) => {
+    const text = body.toString('utf8');
+    void parse(req, text, (error, value) => {
+      if (error && isJson(text)) {
+        // Valid JSON that Fastify's prototype-poisoning check refused (`__proto__`, `constructor.prototype`):
+        // name the key, as `unacceptable` does for the others.
+        const field = /"__proto__"/.test(text) || !/"constructor"/.test(text) ? '__proto__' : 'constructor';
+        done(ApiError.badRequest(field, `${field} is not a field this API takes`), undefined);
+        return;
+      }
       if (error) {
         done(new ApiError(HttpStatus.BAD_REQUEST, 'MALFORMED_JSON', 'The request body is not valid JSON'), undefined);
         return;
@@ -60,6 +68,16 @@ function jsonParser(app: NestFastifyApplication): FastifyBodyParser<Buffer> {
       done(problem ? ApiError.badRequest(problem.field, problem.message) : null, problem ? undefined : value);
     });
   };
+}
+
+/** Whether `text` is JSON at all (JSON.parse makes `__proto__` an own property, never a prototype). */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

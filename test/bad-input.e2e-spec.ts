@@ -132,6 +132,8 @@ describe('bad input', () => {
     { name: 'lone surrogate in an email', method: 'post', path: '/auth/register', body: { username: 'abc', email: 'a\ud800@example.com', password: 'long enough pw' }, status: 400, code: 'VALIDATION_FAILED', field: 'email' },
     { name: 'lone surrogate in a description', method: 'post', path: '/characters', body: { name: 'a', description: 'x\udc00' }, status: 400, code: 'VALIDATION_FAILED', field: 'description' },
     { name: 'JSON nested 3000 deep', method: 'post', path: '/auth/login', raw: { type: 'application/json', data: `{"username":${'['.repeat(3000)}${']'.repeat(3000)}}` }, status: 400, code: 'VALIDATION_FAILED', field: 'username' },
+    { name: 'a __proto__ key', method: 'post', path: '/characters', raw: { type: 'application/json', data: '{"name":"a","__proto__":{"premium":true}}' }, status: 400, code: 'VALIDATION_FAILED', field: '__proto__' },
+    { name: 'a constructor.prototype key', method: 'post', path: '/characters', raw: { type: 'application/json', data: '{"name":"a","constructor":{"prototype":{"premium":true}}}' }, status: 400, code: 'VALIDATION_FAILED', field: 'constructor' },
     { name: 'a key named after Object.prototype', method: 'patch', path: `/characters/${characterId}`, body: { constructor: 1 }, status: 400, code: 'VALIDATION_FAILED', field: 'constructor' },
     { name: 'invalid UTF-8', method: 'post', path: '/characters', raw: { type: 'application/json', data: Buffer.from([0x7b, 0x22, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]) }, status: 400, code: 'MALFORMED_JSON' },
     { name: 'version out of int4 range', method: 'patch', path: `/characters/${characterId}`, body: { name: 'b', version: 2 ** 31 }, status: 400, code: 'VALIDATION_FAILED', field: 'version' },
