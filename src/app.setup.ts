@@ -15,6 +15,7 @@ import { clientErrorHandler, frameworkErrors } from './common/errors/framework-e
 import { createValidationPipe } from './common/errors/validation';
 import { acceptOnlyDeclaredBodies } from './common/http/body-types';
 import { CorsPolicy } from './common/http/cors';
+import { RouteTable } from './common/http/route-table';
 import { waitedBeforeFastify } from './common/http/hand-off';
 import { appConfig, loggingConfig, LoggingConfig, StorageConfig } from './config';
 import { ShutdownService } from './health/shutdown.service';
@@ -168,6 +169,8 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
     }
     done();
   });
+  const routes = new RouteTable();
+  routes.watch(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
     rawBody: true,
     // Boot errors (a bad variable, an unreachable database) reach the caller instead of exiting the process.
@@ -216,7 +219,7 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
   }
   app.useBodyParser('application/json', { bodyLimit: bodyLimitBytes }, jsonParser(app));
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useGlobalFilters(new AllExceptionsFilter(routes));
 
   const document = SwaggerModule.createDocument(
     app,

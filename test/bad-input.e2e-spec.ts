@@ -145,6 +145,8 @@ describe('bad input', () => {
     { name: 'admin: six-digit-year renewsAt', method: 'put', path: `/admin/users/${user.id}/subscription`, body: { tier: 'pro', status: 'active', renewsAt: '+2024-01-01T00:00:00Z' }, status: 400, code: 'VALIDATION_FAILED', field: 'renewsAt' },
     // routing, and requests refused before any route
     { name: 'unknown route', method: 'get', path: '/nope', status: 404, code: 'NOT_FOUND' },
+    { name: 'a method the path does not take', method: 'put', path: `/characters/${characterId}`, body: { name: 'b' }, status: 405, code: 'METHOD_NOT_ALLOWED' },
+    { name: 'a method the collection does not take', method: 'delete', path: '/characters', status: 405, code: 'METHOD_NOT_ALLOWED' },
     { name: 'undecodable URL', method: 'get', path: '/characters/%zz', status: 400, code: 'BAD_URL' },
     { name: 'request line over the header limit', method: 'get', path: `/characters?q=${long(20_000)}`, status: 431, code: 'HEADERS_TOO_LARGE' },
   ];
@@ -225,6 +227,14 @@ describe('bad input', () => {
       expect(JSON.parse(body)).toEqual({ statusCode: status, error: expect.any(String), code, message: expect.any(String) });
       expect(await tableCounts(t)).toEqual(before);
     }
+  });
+
+  it('answers a method a known path does not take with 405 and the methods it does take in Allow', async () => {
+    const res = await t.http.put(`/characters/${characterId}`).set(user.auth).send({ name: 'b' }).expect(405);
+    expect(res.headers.allow).toBe('DELETE, GET, HEAD, PATCH');
+    expect(res.body).toMatchObject({ statusCode: 405, code: 'METHOD_NOT_ALLOWED' });
+    // A path no route has is still a 404.
+    await t.http.put('/nothing-here').send({}).expect(404);
   });
 
   it('takes a JSON content type with an empty body as no body (a DELETE from a client that always sets it)', async () => {

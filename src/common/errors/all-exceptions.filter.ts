@@ -1,6 +1,7 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger, NotFoundException } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { QueryFailedError } from 'typeorm';
+import type { RouteTable } from '../http/route-table';
 import { ErrorBody, errorBody, reasonFor } from './api-error';
 
 interface FastifyLikeError {
@@ -84,7 +85,15 @@ export function toErrorBody(exception: unknown): ErrorBody {
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Exceptions');
 
+  /** With `routes`, a method a known path does not take is a 405 with `Allow`, not a 404. */
+  constructor(private readonly routes?: RouteTable) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
+    const notAllowed = this.methodNotAllowed(exception, host);
+    if (notAllowed) {
+      void sendError(notAllowed.reply.header('Allow', notAllowed.allow.join(', ')), notAllowed.body);
+      return;
+    }
     const body = toErrorBody(exception);
     if (body.statusCode === 503) {
       this.logger.warn(`${body.code}: ${exception instanceof Error ? exception.message : String(exception)}`);
@@ -96,6 +105,20 @@ export class AllExceptionsFilter implements ExceptionFilter {
       void reply.header('Retry-After', '5');
     }
     void sendError(reply, body);
+  }
+
+  /** Nest's answer to an unrouted request is a NotFoundException; the path may exist for other methods. */
+  private methodNotAllowed(exception: unknown, host: ArgumentsHost): { reply: FastifyReply; allow: string[]; body: ErrorBody } | null {
+    if (!this.routes || !(exception instanceof NotFoundException) || !/^Cannot [A-Z]+ /.test(exception.message)) {
+      return null;
+    }
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    const allow = this.routes.allowed(request.url.split('?')[0]);
+    if (allow.length === 0 || allow.includes(request.method)) {
+      return null;
+    }
+    const message = `${request.method} is not allowed here: ${allow.join(', ')}`;
+    return { reply: host.switchToHttp().getResponse<FastifyReply>(), allow, body: errorBody(405, 'METHOD_NOT_ALLOWED', message) };
   }
 }
 
