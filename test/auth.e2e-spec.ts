@@ -20,6 +20,8 @@ describe('auth', () => {
     expect(reg.body.user).not.toHaveProperty('passwordHash');
 
     const login = await t.http.post('/auth/login').send({ username: 'ada_l', password: 'correct horse battery' }).expect(200);
+    // Usernames are lower-case only: a phone keyboard's capital is the same user.
+    await t.http.post('/auth/login').send({ username: 'Ada_L', password: 'correct horse battery' }).expect(200);
     const me = await t.http.get('/users/me').set('Authorization', `Bearer ${login.body.accessToken}`).expect(200);
     expect(me.body).toMatchObject({ username: 'ada_l', role: 'user', subscription: { tier: 'free' } });
 

@@ -36,6 +36,21 @@ describe('characters', () => {
       expect(rows).toEqual([{ owner_id: owner.id, name: 'Kaira Vex', tags: ['sci-fi', 'pilot'] }]);
     });
 
+    it('stores names and descriptions NFC-normalized, so a decomposed accent is found by the precomposed search', async () => {
+      const res = await t.http
+        .post('/characters')
+        .set(owner.auth)
+        .send({ name: 'Cafe\u0301 Nfd', description: 'Cre\u0300me' })
+        .expect(201);
+      expect(res.body).toMatchObject({ name: 'Caf\u00e9 Nfd', description: 'Cr\u00e8me' });
+      const { rows } = await t.db.query(`SELECT name, description FROM characters WHERE id = $1`, [res.body.id]);
+      expect(rows).toEqual([{ name: 'Caf\u00e9 Nfd', description: 'Cr\u00e8me' }]);
+      const patched = await t.http.patch(`/characters/${res.body.id}`).set(owner.auth).send({ name: 'Noe\u0308l Nfd' }).expect(200);
+      expect(patched.body.name).toBe('No\u00ebl Nfd');
+      const found = await t.http.get(`/characters?q=${encodeURIComponent('No\u00ebl Nfd')}`).expect(200);
+      expect(found.body.items.map((c: { id: string }) => c.id)).toContain(res.body.id);
+    });
+
     it('reads a character by id, anonymously', async () => {
       const c = await createCharacter(t, owner, { name: 'Readable' });
       const res = await t.http.get(`/characters/${c.id}`).expect(200);

@@ -66,7 +66,7 @@ describe('response replay', () => {
       expect(second.res.headers[header]).toBe(first.res.headers[header]);
     }
     expect(second.res.headers['x-cache']).toBe('HIT-L1');
-    expect(second.res.headers['cache-control']).toMatch(/^public, max-age=\d+, stale-while-revalidate=\d+$/);
+    expect(second.res.headers['cache-control']).toMatch(/^public, max-age=\d+, stale-while-revalidate=\d+, stale-if-error=\d+$/);
     expect(second.res.headers['x-request-id']).toBeDefined();
 
     const notModified = await observed(path, { 'If-None-Match': first.res.headers.etag });

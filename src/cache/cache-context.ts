@@ -78,7 +78,7 @@ export class CacheContext {
       freshness.staleUntil = Math.min(freshness.staleUntil, result.envelope.header.s);
       freshness.stale ||= result.source === 'stale';
     }
-    if (result.envelope && typeof result.value === 'object' && result.value !== null) {
+    if (typeof result.value === 'object' && result.value !== null) {
       store.byValue.set(result.value, result);
     }
   }

@@ -10,8 +10,10 @@ type Methods = Record<string, (...args: unknown[]) => Promise<unknown>>;
 /**
  * Finds decorated methods on every provider at startup and replaces them, on the instance, with caching
  * wrappers (the class itself is untouched). Each instance is wrapped once even when several modules export it.
- * Request-scoped providers are skipped with a warning (they have no single instance to wrap). Decorators on
- * controller methods are a boot error: routes are bound before this runs, so they would silently not cache.
+ * Decorators on a request-scoped or transient provider are a boot error (there is no single instance to wrap,
+ * and the unwrapped ones would skip their evictions), and so are decorators on controller methods: routes are
+ * bound before this runs, so they would silently not cache. With caching disabled the methods are wrapped too:
+ * they run uncached, and their writes still invalidate (see createCachedMethod).
  */
 @Injectable()
 export class CacheExplorer implements OnModuleInit {
@@ -34,12 +36,11 @@ export class CacheExplorer implements OnModuleInit {
         );
       }
     }
-    if (this.cache.enabled) {
-      for (const provider of this.discovery.getProviders()) {
-        this.wrapProvider(provider);
-      }
-    } else {
-      this.logger.warn('Caching is disabled (CACHE_ENABLED=false): decorated methods run uncached');
+    if (!this.cache.enabled) {
+      this.logger.warn('Caching is disabled (CACHE_ENABLED=false): decorated methods run uncached, and still invalidate');
+    }
+    for (const provider of this.discovery.getProviders()) {
+      this.wrapProvider(provider);
     }
   }
 
@@ -48,9 +49,11 @@ export class CacheExplorer implements OnModuleInit {
     if (methods.length === 0) {
       return;
     }
-    if (!provider.isDependencyTreeStatic()) {
-      this.logger.warn(`${provider.name} is request-scoped: its cache decorators are ignored`);
-      return;
+    if (!provider.isDependencyTreeStatic() || provider.isTransient) {
+      // Only the one instance found here is wrapped: the instances Nest makes per request or per consumer would
+      // run undecorated, and an @CacheEvict there would leave every entry it should remove.
+      const why = provider.isTransient ? 'transient' : 'request-scoped (itself, or through a provider it injects)';
+      throw new Error(`${provider.name}.${methods[0]}: cache decorators need a singleton provider, and ${provider.name} is ${why}`);
     }
     const instance = provider.instance as Methods;
     if (this.wrapped.has(instance)) {
@@ -60,7 +63,7 @@ export class CacheExplorer implements OnModuleInit {
     for (const name of methods) {
       const original = instance[name];
       const where = `${provider.name}.${name}`;
-      instance[name] = createCachedMethod(this.cache, where, original, this.accessor.read(original)!);
+      instance[name] = createCachedMethod(this.cache, where, original, this.accessor.read(original)!, instance.constructor as never);
     }
   }
 

@@ -20,6 +20,7 @@ import { InvalidationClock } from './core/invalidation-clock';
 import { assertNamespace, assertNoNamespaceClash, buildKey, leaseKey, namespaceTag } from './core/keys';
 import { L1Store } from './core/l1';
 import { CallBudget, newBudget, RedisTier, type TagState, UNAVAILABLE } from './core/l2';
+import { notPlainJson } from './core/plain-json';
 import { RateLimitedLogger } from './core/rate-limited-logger';
 import { RecentInvalidations } from './core/recent-invalidations';
 import { resolveCacheOptions } from './core/resolve-options';
@@ -86,6 +87,8 @@ export class CacheService implements OnApplicationShutdown {
   /** Since the connection to Redis was lost: when Redis last answered before that (performance.now()). */
   private lostAt: number | null = null;
   private readonly namespaces = new Set<string>();
+  /** The class whose decorators declared each namespace (see declareNamespace). */
+  private readonly owners = new Map<string, { type: abstract new (...args: never[]) => unknown; where: string }>();
   private probeTimer: NodeJS.Timeout | undefined;
   private closing = false;
 
@@ -93,9 +96,11 @@ export class CacheService implements OnApplicationShutdown {
     this.options = resolveCacheOptions(options);
     this.enabled = options.enabled !== false;
     this.log = new RateLimitedLogger(this.logger, this.options.logIntervalMs);
-    this.l1 = new L1Store(this.options.l1MaxBytes);
+    // Disabled: nothing is read or kept, but writes still invalidate (Redis and the bus): other instances, and
+    // this one once caching is on again, must not serve what a write on this instance changed.
+    this.l1 = new L1Store(this.enabled ? this.options.l1MaxBytes : 0);
     this.recent = new RecentInvalidations(this.options.redoWindowMs, this.options.maxPendingInvalidations);
-    const redis = this.enabled ? this.options.redis : null;
+    const redis = this.options.redis;
     if (!redis) {
       this.client = this.subscriber = this.l2 = this.bus = null;
       if (this.enabled) {
@@ -169,7 +174,17 @@ export class CacheService implements OnApplicationShutdown {
    * that extends another in use or is extended by it (`users` and `users:profile` could build the same key), is
    * an error.
    */
-  declareNamespace(namespace: string): void {
+  declareNamespace(namespace: string, owner?: { type: abstract new (...args: never[]) => unknown; where: string }): void {
+    if (owner) {
+      // One class owns a namespace's entries (its @Cacheable, @CacheableBatch and @CachePut may share it): two
+      // classes reading under one namespace would answer each other's calls — two services with one name
+      // copied, or a decorated base-class method inherited by two repositories.
+      const first = this.owners.get(namespace);
+      if (first && first.type !== owner.type) {
+        throw new Error(`cache namespace "${namespace}" is already used by ${first.where}: give each class its own namespace`);
+      }
+      this.owners.set(namespace, first ?? owner);
+    }
     if (this.namespaces.has(namespace)) {
       return;
     }
@@ -184,6 +199,10 @@ export class CacheService implements OnApplicationShutdown {
   /** The fresh value, or undefined (a stale or missing entry is a miss here). */
   async get<T>(key: CacheKey): Promise<T | undefined> {
     const full = this.keyOf(key);
+    if (!this.enabled) {
+      CacheContext.uncached();
+      return undefined;
+    }
     const now = Date.now();
     const since = this.clock.now();
     const l1 = this.l1.get(full);
@@ -210,6 +229,11 @@ export class CacheService implements OnApplicationShutdown {
   /** Stores a value now (as `@CachePut` does). Returns its envelope, or null when it was not cacheable. */
   async set<T>(key: CacheKey, value: T, policy: CachePolicy = {}): Promise<Envelope | null> {
     const full = this.keyOf(key);
+    if (!this.enabled) {
+      // Nothing is stored, but this is a write: what the key held must not outlive it.
+      await this.delete([key]);
+      return null;
+    }
     this.clock.keysInvalidated([full]);
     // Other instances may hold the previous value in L1: they drop it and read the new one from Redis. The
     // message leaves in the same flush as the SET (one connection, so Redis runs it after the SET).
@@ -282,6 +306,9 @@ export class CacheService implements OnApplicationShutdown {
    * missing, changed — is undefined, and the caller takes the normal path, which deals with it.
    */
   peekFresh(read: CacheRead): Promise<CacheResult<unknown> | undefined> {
+    if (!this.enabled) {
+      return Promise.resolve(undefined);
+    }
     // Not an async function: it runs on every replay that needs Redis, where each `await` and async frame is a
     // promise more (and, with AsyncLocalStorage on, promise hooks more) per request.
     const now = Date.now();
@@ -318,6 +345,9 @@ export class CacheService implements OnApplicationShutdown {
   }
 
   private async fetchKey<T>(ns: string, full: string, loader: () => Promise<T>, policy: CachePolicy): Promise<CacheResult<T>> {
+    if (!this.enabled) {
+      return { value: await loader(), source: 'miss', envelope: null };
+    }
     const now = Date.now();
     // This call must see every write that completed before it started, and nothing it reads may outlive one
     // that completes while it runs: both are told by the invalidation clock, from here.
@@ -384,6 +414,9 @@ export class CacheService implements OnApplicationShutdown {
     const full = keys.map((k) => this.keyOf(k));
     // Batch reads are not listed one by one: an answer built from them is not replayed.
     CacheContext.uncached();
+    if (!this.enabled) {
+      return [...(await loadMissing(keys.map((_, i) => i)))];
+    }
     const out = new Array<T | null | undefined>(keys.length);
     let missing: number[] = [];
     for (let i = 0; i < keys.length; i++) {
@@ -741,6 +774,16 @@ export class CacheService implements OnApplicationShutdown {
     // Ops queued from here on are later than this write (see `supersede`).
     const queuedBefore = this.queued;
     if (value === undefined || (value === null && !policy.cacheNull) || policy.unless?.(value)) {
+      return null;
+    }
+    const unfit = notPlainJson(value);
+    if (unfit) {
+      // A programming error, but the caller still gets its value: the cache never fails a call it can serve.
+      this.metrics.refused(ns, unfit.kind);
+      this.log.error(
+        `Not cached: a ${ns} value holds ${unfit.what} at value${unfit.path}, which would come back from Redis as another value; ` +
+          'cache plain JSON data (map entities and dates to plain objects and strings first)',
+      );
       return null;
     }
     const ttlMs =

@@ -24,9 +24,13 @@ function scopedParts(scope: CacheScope<any[]>, parts: readonly KeyPart[], args: 
   if (scope.scope === 'public') {
     return [...parts];
   }
-  const viewer = scope.viewer(...args);
+  const viewer: unknown = scope.viewer(...args);
   if (viewer === null || viewer === undefined || viewer === '') {
     throw new Error(`${where}: viewer-scoped cache call without a viewer id`);
+  }
+  if (typeof viewer !== 'string' && typeof viewer !== 'number') {
+    // A `viewer` typed `any` that hands back the whole user: every viewer would be `[object Object]`, one key.
+    throw new Error(`${where}: the viewer id must be a string or a number, not ${Array.isArray(viewer) ? 'an array' : typeof viewer}`);
   }
   return [...parts, '@viewer', viewer];
 }
@@ -54,7 +58,13 @@ async function evict(cache: CacheService, specs: CacheEvictPolicy<any[], any>[],
  * Builds the replacement for one decorated method. It keeps the method's contract: same name and metadata,
  * `this` preserved, still async, errors from the method propagate unchanged.
  */
-export function createCachedMethod(cache: CacheService, where: string, original: AnyMethod, meta: MethodCacheMetadata): AnyMethod {
+export function createCachedMethod(
+  cache: CacheService,
+  where: string,
+  original: AnyMethod,
+  meta: MethodCacheMetadata,
+  owner?: abstract new (...args: never[]) => unknown,
+): AnyMethod {
   const exclusive = [meta.cacheable, meta.put, meta.batch].filter(Boolean).length;
   if (exclusive > 1) {
     throw new Error(`${where}: use only one of @Cacheable, @CachePut and @CacheableBatch on a method`);
@@ -66,7 +76,7 @@ export function createCachedMethod(cache: CacheService, where: string, original:
   const declared = meta.cacheable ?? meta.put ?? meta.batch;
   if (declared) {
     try {
-      cache.declareNamespace(declared.namespace);
+      cache.declareNamespace(declared.namespace, owner && { type: owner, where });
     } catch (error) {
       throw new Error(`${where}: ${(error as Error).message}`);
     }

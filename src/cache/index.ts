@@ -15,7 +15,7 @@ export type {
 } from './decorators/cache-policies';
 export type { Duration } from './core/duration';
 export type { KeyPart } from './core/keys';
-export { Envelope } from './core/envelope';
+export { contentHash, Envelope } from './core/envelope';
 export { RecentMap } from './core/recent-map';
 export { closeRedisClient, createRedisClient } from './redis/redis-clients';
 export type { RedisClient } from './redis/redis-clients';

@@ -75,12 +75,22 @@ export function sendCached(
   return answer.body;
 }
 
+/**
+ * How long a shared cache (a CDN) or a browser may keep an anonymous answer without asking again, and serve it
+ * stale while it does, at most. Our own entries live for minutes, and a write evicts them at once; a copy
+ * downstream cannot be evicted, so it must not outlive a write by more than this (a character made private or
+ * deleted stays visible there that long). The ETag makes asking again cheap: a 304 from the replay.
+ */
+export const MAX_SHARED_AGE_S = 60;
+export const MAX_SHARED_STALE_S = 60;
+
 function cacheControl(authorized: boolean, { freshUntil, staleUntil, stale }: ReadFreshness): string {
   if (authorized) {
     return 'private, no-cache';
   }
   const now = Date.now();
-  const maxAge = stale ? 0 : Math.max(0, Math.floor((freshUntil - now) / 1000));
-  const swr = Math.max(0, Math.floor((staleUntil - Math.max(now, freshUntil)) / 1000));
-  return `public, max-age=${maxAge}, stale-while-revalidate=${swr}`;
+  const maxAge = stale ? 0 : Math.min(MAX_SHARED_AGE_S, Math.max(0, Math.floor((freshUntil - now) / 1000)));
+  const grace = Math.max(0, Math.floor((staleUntil - Math.max(now, freshUntil)) / 1000));
+  // While the origin fails (5xx), a copy may be served for the whole grace, as this service itself would.
+  return `public, max-age=${maxAge}, stale-while-revalidate=${Math.min(MAX_SHARED_STALE_S, grace)}, stale-if-error=${grace}`;
 }

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Observable } from 'rxjs';
 import { map } from 'rxjs/operators';
-import { CacheContext, CacheResult } from '../cache';
+import { CacheContext, CacheResult, contentHash } from '../cache';
 import { addVary } from '../common/http/cors';
 import { sendCached } from './cached-response';
 import { REPLAY_FROM_CACHE, ReplayOptions } from './replay-from-cache.decorator';
@@ -15,7 +15,7 @@ import { ResponseReplay } from './response-replay';
  * - is the entry's stored JSON bytes, sent as they are (no parse, no re-stringify);
  * - carries `ETag` = the entry's content hash, and `If-None-Match` with it answers 304 with no body;
  * - says where it came from in `X-Cache` (HIT-L1, HIT-L2, MISS, STALE);
- * - is `Cache-Control: public, max-age=<remaining fresh time>, stale-while-revalidate=<grace>` for anonymous
+ * - is `Cache-Control: public, max-age=<remaining fresh time, ≤ 60 s>, stale-while-revalidate=<grace, ≤ 60 s>, stale-if-error=<grace>` for anonymous
  *   callers — of the least fresh of the entries the answer was built from, not only the body's (a gallery is
  *   kept no longer than the character it was checked against) — and `private, no-cache` when an Authorization
  *   header is sent (the answer may depend on who asks);
@@ -53,8 +53,13 @@ export class HttpCacheInterceptor implements NestInterceptor {
     const result = CacheContext.resultFor(body);
     const envelope = result?.envelope;
     if (!result || !envelope) {
-      // Not built from a cache entry: personal (`/users/me`), or a load that overlapped a write and may predate
-      // it. Nothing downstream may keep it, unless the handler said otherwise.
+      // Not built from a cache entry: personal (`/users/me`), a load that overlapped a write and may predate it,
+      // or caching disabled. Nothing downstream may keep it, unless the handler said otherwise. A cached answer's
+      // ETag is its content hash: so is this one's, so If-Match works the same with caching off.
+      if (result && !reply.hasHeader('etag')) {
+        void reply.header('ETag', `"${contentHash(JSON.stringify(result.value))}"`);
+        addVary(reply, 'Authorization');
+      }
       if ((request.method === 'GET' || request.method === 'HEAD') && !reply.hasHeader('cache-control')) {
         void reply.header('Cache-Control', 'no-store');
         addVary(reply, 'Authorization');

@@ -50,6 +50,12 @@ export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): vo
     'Explicit evictions (keys, namespaces), by namespace',
     ['namespace'],
   );
+  const refusals = counter(
+    registry,
+    'cache_values_refused_total',
+    'Loaded or given values not cached because they are not plain JSON (a Date, a class instance, a Map, a cycle, …), by namespace and kind: a programming error the caller never sees',
+    ['namespace', 'kind'],
+  );
   const tagInvalidations = counter(
     registry,
     'cache_tag_invalidations_total',
@@ -72,6 +78,9 @@ export function recordCacheEvents(registry: Registry, metrics: CacheMetrics): vo
         break;
       case 'eviction':
         evictions.inc({ namespace: labels.namespace }, value);
+        break;
+      case 'refused':
+        refusals.inc({ namespace: labels.namespace, kind: labels.kind });
         break;
       case 'tag_invalidation':
         tagInvalidations.inc({ group: labels.group }, value);

@@ -10,7 +10,7 @@ import {
   CacheService,
   RedisCacheModule,
 } from '../../src/cache';
-import { OwnRedis } from '../support/redis-server';
+import { OwnRedis, scanKeys } from '../support/redis-server';
 
 interface Item {
   id: string;
@@ -54,6 +54,19 @@ class ItemsService {
     return id === 'skip-me' ? 'skip' : id;
   }
 
+  @Cacheable({ namespace: 'odd-values', scope: 'public', key: (kind: string) => [kind], ttl: '1m' })
+  async odd(kind: string): Promise<unknown> {
+    this.db.reads++;
+    class UserDto {
+      name = 'alice';
+      passwordHash = '$argon2id$secret';
+    }
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const values: Record<string, unknown> = { date: { at: new Date(0) }, instance: new UserDto(), bigint: { n: 10n }, bytes: { data: new Uint8Array([1]) }, cycle: cyclic };
+    return values[kind];
+  }
+
   @CacheEvict({ keys: (_r: Item | undefined, id: string) => [cacheKey('items', id)] })
   async rename(id: string, name: string): Promise<Item> {
     const item = { id, name };
@@ -86,13 +99,6 @@ class ItemsService {
   }
 }
 
-@Injectable({ scope: Scope.REQUEST })
-class RequestScopedService {
-  @Cacheable({ namespace: 'rs', scope: 'public', key: () => ['x'] })
-  async value(): Promise<number> {
-    return Math.random();
-  }
-}
 
 describe('cache decorators in a Nest application', () => {
   let redis: OwnRedis;
@@ -109,7 +115,7 @@ describe('cache decorators in a Nest application', () => {
     });
     const moduleRef = await Test.createTestingModule({
       imports: [RedisCacheModule.forRoot({ prefix: 'deco', redis: { url: redis.url } })],
-      providers: [ItemsService, RequestScopedService, { provide: FakeDb, useValue: new FakeDb() }],
+      providers: [ItemsService, { provide: FakeDb, useValue: new FakeDb() }],
     }).compile();
     await moduleRef.init();
     service = moduleRef.get(ItemsService);
@@ -174,6 +180,11 @@ describe('cache decorators in a Nest application', () => {
     expect(await service.mine('alice')).toEqual(['x1']);
     expect(db.reads).toBe(2);
     await expect(service.mine('')).rejects.toThrow(/without a viewer id/);
+    // Callers typed `any` (a request's user) can hand over an object: never one key for every such viewer.
+    const reads = db.reads;
+    await expect(service.mine({ id: 'alice' } as unknown as string)).rejects.toThrow(/must be a string or a number, not object/);
+    await expect(service.mine({ id: 'bob' } as unknown as string)).rejects.toThrow(/must be a string or a number/);
+    expect(db.reads).toBe(reads);
   });
 
   it('honours condition and unless', async () => {
@@ -225,8 +236,26 @@ describe('cache decorators in a Nest application', () => {
     expect(Reflect.getMetadata('__guards__', service.get)).toEqual([AllowAll]);
   });
 
-  it('skips request-scoped providers with a warning', () => {
-    expect(warnings.some((w) => /RequestScopedService is request-scoped/.test(w))).toBe(true);
+  it('does not cache a value that would come back from Redis as another value, and still answers the call', async () => {
+    // A miss or an L1 hit would hand back the loader's object, a read from Redis JSON.parse of it: a Date as a
+    // string, a class instance as a plain object (with the fields class-transformer would have hidden).
+    const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const plain = redis.client();
+    for (const kind of ['date', 'instance', 'bigint', 'bytes', 'cycle']) {
+      const reads = db.reads;
+      const first = await service.odd(kind);
+      const second = await service.odd(kind);
+      expect(first).toBeDefined();
+      expect(second).toBeDefined();
+      expect(db.reads).toBe(reads + 2);
+      expect(await scanKeys(plain, `*:odd-values:*`)).toEqual([]);
+    }
+    await plain.quit();
+    expect(cache.metrics.refusals.get('odd-values|date')).toBe(2);
+    expect(cache.metrics.refusals.get('odd-values|class')).toBe(2);
+    expect(errors.mock.calls.some(([m]) => /Not cached: a odd-values value holds Date at value\.at/.test(String(m)))).toBe(true);
+    expect(errors.mock.calls.some(([m]) => /secret/.test(String(m)))).toBe(false);
+    errors.mockRestore();
   });
 });
 
@@ -243,6 +272,74 @@ describe('cache decorators: mistakes stop the boot with a clear message', () => 
       await moduleRef.close();
     }
   };
+
+  it('refuses decorators on request-scoped and transient providers: their own instances would skip evictions', async () => {
+    @Injectable({ scope: Scope.REQUEST })
+    class RequestScopedService {
+      @CacheEvict({ namespace: 'rs' })
+      async write(): Promise<void> {}
+    }
+    await expect(boot([RequestScopedService])).rejects.toThrow(/RequestScopedService.write: cache decorators need a singleton provider, and RequestScopedService is request-scoped/);
+    @Injectable({ scope: Scope.REQUEST })
+    class PerRequest {}
+    @Injectable()
+    class ImplicitlyScoped {
+      constructor(readonly perRequest: PerRequest) {}
+      @Cacheable({ namespace: 'implicit', scope: 'public', key: () => [] })
+      async value(): Promise<number> {
+        return 1;
+      }
+    }
+    await expect(boot([PerRequest, ImplicitlyScoped])).rejects.toThrow(/ImplicitlyScoped is request-scoped \(itself, or through a provider it injects\)/);
+    @Injectable({ scope: Scope.TRANSIENT })
+    class TransientService {
+      @Cacheable({ namespace: 'tr', scope: 'public', key: () => [] })
+      async value(): Promise<number> {
+        return 1;
+      }
+    }
+    await expect(boot([TransientService])).rejects.toThrow(/TransientService is transient/);
+  });
+
+  it('refuses one namespace read by two classes: each would answer the other\'s calls', async () => {
+    abstract class BaseRepo {
+      @Cacheable({ namespace: 'base', scope: 'public', key: (id: string) => [id] })
+      async find(id: string): Promise<string> {
+        return `${this.constructor.name}:${id}`;
+      }
+    }
+    @Injectable()
+    class RepoA extends BaseRepo {}
+    @Injectable()
+    class RepoB extends BaseRepo {}
+    await expect(boot([RepoA, RepoB])).rejects.toThrow(/RepoB.find: cache namespace "base" is already used by RepoA.find/);
+    // One class may read and put one namespace through several methods.
+    @Injectable()
+    class OneOwner {
+      @Cacheable({ namespace: 'owned', scope: 'public', key: (id: string) => [id] })
+      async get(id: string): Promise<string> {
+        return id;
+      }
+      @CachePut({ namespace: 'owned', scope: 'public', key: (value: string) => [value] })
+      async put(id: string): Promise<string> {
+        return id;
+      }
+    }
+    await expect(boot([OneOwner])).resolves.toBeUndefined();
+  });
+
+  it('refuses two storing decorators on one method when the class is defined', () => {
+    expect(() => {
+      class Twice {
+        @Cacheable({ namespace: 'twice-a', scope: 'public', key: () => [] })
+        @Cacheable({ namespace: 'twice-b', scope: 'public', key: () => [] })
+        async value(): Promise<number> {
+          return 1;
+        }
+      }
+      return Twice;
+    }).toThrow(/Twice.value: @Cacheable on a method that already has @Cacheable, @CachePut or @CacheableBatch/);
+  });
 
   it('refuses a decorated method that is not async', async () => {
     @Injectable()
@@ -303,3 +400,60 @@ describe('cache decorators: mistakes stop the boot with a clear message', () => 
     expect(Typed).toBeDefined();
   });
 });
+
+describe('cache decorators with caching disabled on one instance (CACHE_ENABLED=false)', () => {
+  let redis: OwnRedis;
+  const db = new FakeDb();
+  const closers: (() => Promise<void>)[] = [];
+  const instance = async (enabled: boolean) => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [RedisCacheModule.forRoot({ prefix: 'off', enabled, redis: { url: redis.url } })],
+      providers: [ItemsService, { provide: FakeDb, useValue: db }],
+    }).compile();
+    await moduleRef.init();
+    closers.push(() => moduleRef.close());
+    return { service: moduleRef.get(ItemsService), cache: moduleRef.get(CacheService) };
+  };
+
+  beforeAll(async () => {
+    redis = await OwnRedis.start();
+  });
+  afterAll(async () => {
+    for (const close of closers) {
+      await close();
+    }
+    await redis.stop();
+  });
+
+  it('reads nothing from the cache and keeps nothing, but its writes still reach the instances that cache', async () => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const on = await instance(true);
+    const off = await instance(false);
+    db.rows.set('a', { id: 'a', name: 'before' });
+    expect(await on.service.get('a')).toEqual({ id: 'a', name: 'before' });
+    db.reads = 0;
+    expect(await off.service.get('a')).toEqual({ id: 'a', name: 'before' });
+    expect(await off.service.get('a')).toEqual({ id: 'a', name: 'before' });
+    expect(db.reads).toBe(2);
+    expect(await off.cache.getOrSet(cacheKey('items', 'a'), () => Promise.resolve('loaded'))).toBe('loaded');
+    expect(await off.cache.get(cacheKey('items', 'a'))).toBeUndefined();
+    expect(off.cache.status().l1Entries).toBe(0);
+
+    // A write on the disabled instance: the caching one must not go on serving what it changed.
+    await off.service.rename('a', 'after');
+    await waitFor(async () => (await on.service.get('a'))?.name === 'after');
+    await off.service.create('a', 'put');
+    await waitFor(async () => (await on.service.get('a'))?.name === 'put');
+    jest.restoreAllMocks();
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 2_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) {
+      throw new Error('condition not met in time');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -35,6 +35,8 @@ export class CacheMetrics {
   readonly loadSeconds = new Map<string, number[]>();
   readonly staleServed = new Map<string, number>();
   readonly evictions = new Map<string, number>();
+  /** Values not cached because they are not plain JSON (see notPlainJson), by `namespace|kind`. */
+  readonly refusals = new Map<string, number>();
   /** Tags invalidated, by group (see `tagGroup`): a tag reaches entries of any namespace. */
   readonly tagInvalidations = new Map<string, number>();
   readonly redisErrors = new Map<RedisErrorKind, number>();
@@ -98,6 +100,11 @@ export class CacheMetrics {
   load(namespace: string, seconds: number, ok: boolean): void {
     bump(ok ? this.loads : this.loadErrors, namespace);
     this.emit(ok ? 'load' : 'load_error', { namespace }, seconds);
+  }
+
+  refused(namespace: string, kind: string): void {
+    bump(this.refusals, `${namespace}|${kind}`);
+    this.emit('refused', { namespace, kind });
   }
 
   eviction(namespace: string, count = 1): void {

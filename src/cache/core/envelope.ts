@@ -44,6 +44,14 @@ export interface EnvelopeHeader {
  * and in Redis. The payload can be sent to an HTTP client as it is; the value is parsed at most once per
  * process (on first use) and frozen, because L1 hands the same object to every caller.
  */
+/**
+ * The content hash an envelope carries for these JSON bytes (or this JSON text): a strong ETag. Also for an answer
+ * built without the cache (caching disabled), so its ETag is the one a cached answer of the same value has.
+ */
+export function contentHash(json: Buffer | string): string {
+  return hash('sha1', json, 'base64url').slice(0, HASH_LENGTH);
+}
+
 export class Envelope {
   private parsed: unknown;
   private isParsed = false;
@@ -78,7 +86,7 @@ export class Envelope {
     // Not `allocUnsafe`: below 4 KB it slices Node's shared 8 KB pool, and L1 keeping the slice keeps the slab.
     const bytes = Buffer.allocUnsafeSlow(headLength + Buffer.byteLength(json));
     bytes.write(json, headLength, 'utf8');
-    const h = hash('sha1', bytes.subarray(headLength), 'base64url').slice(0, HASH_LENGTH);
+    const h = contentHash(bytes.subarray(headLength));
     bytes.write(`${headStart}${h}${HEAD_END}`, 0, 'utf8');
     const envelope = new Envelope({ ...partial, h }, bytes, headLength);
     // Frozen once the cache shares it (`share`, `value`), not before: a value set on an instance without L1 is

@@ -7,10 +7,11 @@ export const MAX_KEY_LENGTH = 200;
 const HEAD_LENGTH = 120;
 
 /**
- * Encodes one user-supplied part so it can never change the key's structure: NFC-normalized (so visually equal
- * input is one key), then every character outside `[A-Za-z0-9_.-]` is percent-encoded — `:` `*` `?` `[` `]` `\`,
- * whitespace, control characters and `%` itself never reach Redis raw. Percent-encoding is injective, so
- * distinct parts stay distinct.
+ * Encodes one part so it can never change the key's structure: every character outside `[A-Za-z0-9_.-]` is
+ * percent-encoded (its UTF-8 bytes) — `:` `*` `?` `[` `]` `\`, whitespace, control characters and `%` itself never
+ * reach Redis raw. Nothing is normalized: two strings a database tells apart (`José` written NFC and NFD) are two
+ * keys, or one could answer for the other. A lone surrogate, which has no UTF-8 form, is written `%uD800`, which
+ * no byte's `%XX` can be. So distinct parts stay distinct; a number and its digits (`1`, `'1'`) are one part.
  */
 const SAFE_PART = /^[A-Za-z0-9_.-]+$/;
 
@@ -39,25 +40,44 @@ function isSafeShort(raw: string): boolean {
 }
 
 export function encodeKeyPart(part: KeyPart): string {
-  if (part === null || part === undefined) {
-    throw new Error('A cache key part is null or undefined: build keys only from values that are always present');
-  }
   // Fast paths (keys are built on every cached call): integers print as digits and `-`; ASCII letters, digits
-  // and `_.-` are NFC already and need no encoding. A loop over the characters beats the regex on short parts.
+  // and `_.-` need no encoding. A loop over the characters beats the regex on short parts.
   if (typeof part === 'number' && Number.isSafeInteger(part)) {
     return String(part);
+  }
+  if (typeof part !== 'string') {
+    assertKeyPart(part);
   }
   const raw = String(part);
   if (raw.length <= SHORT_PART ? isSafeShort(raw) : SAFE_PART.test(raw)) {
     return raw;
   }
-  const text = raw.normalize('NFC');
-  if (text === '') {
+  if (raw === '') {
     return EMPTY_PART;
   }
-  return text.replace(/[^A-Za-z0-9_.-]/gu, (ch) =>
-    Array.from(Buffer.from(ch, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
+  return raw.replace(/[^A-Za-z0-9_.-]/gu, percentEncoded);
+}
+
+/**
+ * Refuses what `String()` would squash: any object (`[object Object]` for every one of them, `a,b` for an array and
+ * for the string), null, undefined, NaN and ±Infinity. TypeScript's `KeyPart` says the same, but values typed `any`
+ * (a request's user, a query object) pass it; at run time two viewers' objects must never make one key.
+ */
+function assertKeyPart(part: unknown): void {
+  const kind = typeof part;
+  if (kind === 'boolean' || kind === 'bigint' || (kind === 'number' && Number.isFinite(part))) {
+    return;
+  }
+  const what = part === null ? 'null' : kind === 'number' ? String(part) : kind === 'object' ? `an object (${Array.isArray(part) ? 'array' : (Object.getPrototypeOf(part)?.constructor?.name ?? 'null prototype')})` : kind;
+  throw new Error(`A cache key part is ${what}: build keys from strings, numbers and booleans that are always present`);
+}
+
+function percentEncoded(ch: string): string {
+  const code = ch.charCodeAt(0);
+  if (ch.length === 1 && code >= 0xd800 && code <= 0xdfff) {
+    return `%u${code.toString(16).toUpperCase()}`;
+  }
+  return Array.from(Buffer.from(ch, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
 }
 
 /**

@@ -10,6 +10,14 @@ export class RateLimitedLogger {
   ) {}
 
   warn(message: string): void {
+    this.write('warn', message);
+  }
+
+  error(message: string): void {
+    this.write('error', message);
+  }
+
+  private write(level: 'warn' | 'error', message: string): void {
     const now = Date.now();
     const seen = this.last.get(message);
     if (seen && now - seen.at < this.intervalMs) {
@@ -18,6 +26,6 @@ export class RateLimitedLogger {
     }
     const suffix = seen?.suppressed ? ` (${seen.suppressed} more since last logged)` : '';
     this.last.set(message, { at: now, suppressed: 0 });
-    this.logger.warn(`${message}${suffix}`);
+    this.logger[level](`${message}${suffix}`);
   }
 }

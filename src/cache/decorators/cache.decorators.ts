@@ -25,12 +25,30 @@ type MethodDecoratorFor<A extends unknown[], R> = <M extends (...args: any[]) =>
  * Only metadata is stored here; CacheExplorer wraps the method of each provider instance at startup.
  */
 export function Cacheable<A extends unknown[], R>(policy: CacheablePolicy<A, R>): MethodDecoratorFor<A, R> {
-  return SetMetadata(CACHEABLE, policy);
+  return only(CACHEABLE, policy, '@Cacheable');
+}
+
+const STORING = [CACHEABLE, CACHE_PUT, CACHEABLE_BATCH];
+
+/**
+ * One of @Cacheable, @CachePut and @CacheableBatch, which a method takes at most once: a second one would
+ * overwrite the first's metadata, and one of two namespaces would silently never be written. An error when the
+ * class is defined.
+ */
+function only(metadataKey: string, policy: object, name: string): MethodDecoratorFor<any[], any> {
+  return ((target: object, key: string | symbol, descriptor: TypedPropertyDescriptor<unknown>) => {
+    const method = descriptor.value as object;
+    if (STORING.some((other) => Reflect.hasOwnMetadata(other, method))) {
+      const owner = (target as { constructor?: { name?: string } }).constructor?.name ?? 'a class';
+      throw new Error(`${owner}.${String(key)}: ${name} on a method that already has @Cacheable, @CachePut or @CacheableBatch: use one`);
+    }
+    SetMetadata(metadataKey, policy)(target, key, descriptor);
+  }) as MethodDecoratorFor<any[], any>;
 }
 
 /** Always runs the method and stores its result (e.g. after a write, to warm the entry readers will ask for). */
 export function CachePut<A extends unknown[], R>(policy: CachePutPolicy<A, R>): MethodDecoratorFor<A, R> {
-  return SetMetadata(CACHE_PUT, policy);
+  return only(CACHE_PUT, policy, '@CachePut');
 }
 
 /**
@@ -52,5 +70,5 @@ export function CacheEvict<A extends unknown[], R>(policy: CacheEvictPolicy<A, R
 export function CacheableBatch<I, Rest extends unknown[], R>(
   policy: CacheableBatchPolicy<I, Rest, R>,
 ): MethodDecoratorFor<[readonly I[], ...Rest], (R | null)[]> {
-  return SetMetadata(CACHEABLE_BATCH, policy);
+  return only(CACHEABLE_BATCH, policy, '@CacheableBatch');
 }

@@ -13,7 +13,14 @@ export const NormalizeTags = () =>
     Array.isArray(value) ? value.map((t) => (typeof t === 'string' ? t.trim().toLowerCase() : t)) : value,
   );
 
-export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? value.trim() : value));
+/**
+ * Trimmed and NFC-normalized: the search text is normalized the same way, so a name typed with decomposed accents
+ * (`e` + U+0301) is found by `café`, sorts with it, and counts its characters as PostgreSQL shows them.
+ */
+/** NFC-normalized (see Trim), for text whose spacing is the author's. */
+export const Nfc = () => Transform(({ value }) => (typeof value === 'string' ? value.normalize('NFC') : value));
+
+export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? value.normalize('NFC').trim() : value));
 
 /** An optional list of up to 20 distinct tags, normalized. */
 export const TagsField = (): PropertyDecorator =>

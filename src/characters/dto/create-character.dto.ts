@@ -3,7 +3,7 @@ import { IsBoolean, IsIn, IsString } from 'class-validator';
 import { CharLength } from '../../common/http/char-length.decorator';
 import { Omittable } from '../../common/http/omittable.decorator';
 import { Visibility, VISIBILITIES } from '../entities/character.entity';
-import { TagsField, Trim } from './character-fields';
+import { Nfc, TagsField, Trim } from './character-fields';
 
 export class CreateCharacterDto {
   @ApiProperty({ minLength: 1, maxLength: 80 })
@@ -14,6 +14,7 @@ export class CreateCharacterDto {
 
   @ApiPropertyOptional({ maxLength: 2000 })
   @Omittable()
+  @Nfc()
   @IsString()
   @CharLength(0, 2000)
   description?: string;
