@@ -177,6 +177,9 @@ describe('Kubernetes manifests', () => {
     });
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
     expect(hpa.spec.maxReplicas).toBeGreaterThan(hpa.spec.minReplicas);
+    // Every replica the HPA may start must get its connections from a default PostgreSQL (max_connections 100,
+    // 3 kept for superusers): each holds DB_POOL_SIZE plus one for the readiness probe.
+    expect(hpa.spec.maxReplicas * (Number(env.DB_POOL_SIZE) + 1)).toBeLessThanOrEqual(97);
     const pdb = one('PodDisruptionBudget');
     expect(matches(pdb.spec.selector.matchLabels, labels)).toBe(true);
     expect(pdb.spec.maxUnavailable).toBe(1);

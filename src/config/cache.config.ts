@@ -2,14 +2,14 @@ import { registerAs } from '@nestjs/config';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import type { CacheModuleOptions, RedisNode } from '../cache';
-import { EnvBoolean, validateEnv } from './validate-env';
+import { EnvBoolean, ParsableUrl, validateEnv } from './validate-env';
 
 const NODE_LIST = /^[^\s:,]+:\d{1,5}(,[^\s:,]+:\d{1,5})*$/;
 
 class CacheEnv {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS. Unset (and no Sentinel/Cluster): L1 only. */
   @IsOptional()
-  @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  @ParsableUrl(['redis:', 'rediss:'], 'REDIS_URL')
   REDIS_URL?: string;
 
   /** Sentinel mode: `host:port,host:port` of the sentinels, with REDIS_SENTINEL_NAME. */

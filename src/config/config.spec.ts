@@ -1,3 +1,4 @@
+import { cacheConfig } from './cache.config';
 import { appConfig } from './app.config';
 import { authConfig, parseSeconds } from './auth.config';
 import { IsBoolean, IsOptional } from 'class-validator';
@@ -114,5 +115,26 @@ describe('configuration', () => {
     // Where the default is empty or unset, an empty value means just that.
     withEnv({ NODE_ENV: 'development', CORS_ORIGINS: '' });
     expect(appConfig().corsOrigins).toEqual([]);
+  });
+  it('refuses a Redis or database URL the drivers cannot parse, naming the variable and never the password', () => {
+    for (const url of ['redis://:Ab/Secret+x=@127.0.0.1:6379', 'redis://:Ab#Secret@127.0.0.1:6379', 'redis://:Secret@127.0.0.1:notaport', 'redis://:Secret@127.0.0.1:99999', 'http://127.0.0.1:6379']) {
+      withEnv({ NODE_ENV: 'development', REDIS_URL: url });
+      expect(() => cacheConfig()).toThrow(/REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL that parses/);
+      expect(() => cacheConfig()).not.toThrow(/Secret/);
+    }
+    withEnv({ NODE_ENV: 'development', REDIS_URL: 'redis://:Ab%2FSecret%2Bx%3D@127.0.0.1:6379' });
+    expect(cacheConfig().redis).toBeDefined();
+    for (const url of ['postgres://postgres:Pw%zzSecret@127.0.0.1:5432/db', 'postgres://postgres:Secret@127.0.0.1:99999/db', 'mysql://u@h/db']) {
+      withEnv({ NODE_ENV: 'development', DATABASE_URL: url });
+      expect(() => databaseConfig()).toThrow(/DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL that parses/);
+      expect(() => databaseConfig()).not.toThrow(/Secret/);
+    }
+  });
+
+  it('refuses to run production on an embedded database of its own', () => {
+    withEnv({ NODE_ENV: 'production', DATABASE_URL: undefined });
+    expect(() => databaseConfig()).toThrow(/DATABASE_URL: must be set when NODE_ENV=production/);
+    withEnv({ NODE_ENV: 'production', DATABASE_URL: 'postgres://app@db:5432/cards' });
+    expect(databaseConfig().embedded).toBe(false);
   });
 });

@@ -1,13 +1,13 @@
 import { registerAs } from '@nestjs/config';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { EnvBoolean, validateEnv } from './validate-env';
+import { IsBoolean, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { EnvBoolean, isProduction, ParsableUrl, validateEnv } from './validate-env';
 
 
 class DatabaseEnv {
   /** Unset: embedded PGlite under PGLITE_DIR. */
   @IsOptional()
-  @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  @ParsableUrl(['postgres:', 'postgresql:'], 'DATABASE_URL')
   DATABASE_URL?: string;
 
   @EnvBoolean()
@@ -48,6 +48,11 @@ class DatabaseEnv {
 
 export const databaseConfig = registerAs('database', () => {
   const env = validateEnv(DatabaseEnv, process.env);
+  if (!env.DATABASE_URL && isProduction(process.env)) {
+    // Each pod would run on a database of its own, seeded with demo data, and write what it read into the
+    // shared Redis, where the pods with the real database would serve it.
+    throw new Error('Invalid configuration:\n  DATABASE_URL: must be set when NODE_ENV=production (unset runs an embedded database per process)');
+  }
   return {
     url: env.DATABASE_URL,
     embedded: !env.DATABASE_URL,

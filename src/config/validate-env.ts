@@ -1,5 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { getMetadataStorage, validateSync } from 'class-validator';
+import { getMetadataStorage, validateSync, ValidateBy } from 'class-validator';
 
 type EnvClass<T> = new () => T;
 
@@ -58,3 +58,32 @@ export const EnvBoolean = (): PropertyDecorator =>
     const raw = obj[key];
     return raw === 'true' ? true : raw === 'false' ? false : raw;
   });
+
+/**
+ * A URL of one of `protocols` that parses as the drivers will parse it: `new URL` (ioredis, and pg's
+ * connection-string parser), a port of 1–65535 if one is given, and user and password that percent-decode (pg
+ * decodes them: a stray `%` is a URIError at connect time). The message never holds the value: it holds the
+ * password. A password with `/`, `+`, `#`, `@` or `%` must be percent-encoded.
+ */
+export const ParsableUrl = (protocols: readonly string[], name: string): PropertyDecorator =>
+  ValidateBy({
+    name: 'parsableUrl',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && parsesAs(value, protocols),
+      defaultMessage: () =>
+        `${name} must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL that parses (percent-encode / + # @ % in the user or password; a port of 1-65535)`,
+    },
+  });
+
+function parsesAs(value: string, protocols: readonly string[]): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    return false;
+  }
+  const port = url.port === '' ? undefined : Number(url.port);
+  return protocols.includes(url.protocol) && url.hostname !== '' && (port === undefined || (port >= 1 && port <= 65_535));
+}

@@ -68,7 +68,7 @@ function assertKeyPart(part: unknown): void {
   if (kind === 'boolean' || kind === 'bigint' || (kind === 'number' && Number.isFinite(part))) {
     return;
   }
-  const what = part === null ? 'null' : kind === 'number' ? String(part) : kind === 'object' ? `an object (${Array.isArray(part) ? 'array' : (Object.getPrototypeOf(part)?.constructor?.name ?? 'null prototype')})` : kind;
+  const what = part === null ? 'null' : kind === 'number' ? `${part as number}` : kind === 'object' ? `an object (${Array.isArray(part) ? 'array' : (Object.getPrototypeOf(part)?.constructor?.name ?? 'null prototype')})` : kind;
   throw new Error(`A cache key part is ${what}: build keys from strings, numbers and booleans that are always present`);
 }
 

@@ -36,13 +36,13 @@ function check(value: unknown, ancestors: object[]): NotPlainJson | undefined {
       return { kind: 'function', path: '', what: 'a function' };
     case 'symbol':
       return { kind: 'symbol', path: '', what: 'a symbol' };
-    default:
+    case 'object':
       break;
   }
   if (value === null) {
     return undefined;
   }
-  const object = value as object;
+  const object = value;
   const prototype: unknown = Object.getPrototypeOf(object);
   if (prototype !== Object.prototype && prototype !== Array.prototype && prototype !== null) {
     return foreign(object, prototype);
