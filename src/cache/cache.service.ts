@@ -21,6 +21,7 @@ import { assertNamespace, assertNoNamespaceClash, buildKey, leaseKey, namespaceT
 import { L1Store } from './core/l1';
 import { CallBudget, newBudget, RedisTier, type TagState, UNAVAILABLE } from './core/l2';
 import { notPlainJson } from './core/plain-json';
+import type { NamespaceOwner } from './cache.types';
 import { RateLimitedLogger } from './core/rate-limited-logger';
 import { RecentInvalidations } from './core/recent-invalidations';
 import { resolveCacheOptions } from './core/resolve-options';
@@ -88,7 +89,7 @@ export class CacheService implements OnApplicationShutdown {
   private lostAt: number | null = null;
   private readonly namespaces = new Set<string>();
   /** The class whose decorators declared each namespace (see declareNamespace). */
-  private readonly owners = new Map<string, { type: abstract new (...args: never[]) => unknown; where: string }>();
+  private readonly owners = new Map<string, NamespaceOwner>();
   private probeTimer: NodeJS.Timeout | undefined;
   private closing = false;
 
@@ -174,7 +175,7 @@ export class CacheService implements OnApplicationShutdown {
    * that extends another in use or is extended by it (`users` and `users:profile` could build the same key), is
    * an error.
    */
-  declareNamespace(namespace: string, owner?: { type: abstract new (...args: never[]) => unknown; where: string }): void {
+  declareNamespace(namespace: string, owner?: NamespaceOwner): void {
     if (owner) {
       // One class owns a namespace's entries (its @Cacheable, @CacheableBatch and @CachePut may share it): two
       // classes reading under one namespace would answer each other's calls — two services with one name

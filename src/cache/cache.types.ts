@@ -87,3 +87,9 @@ export class CacheLoadTimeoutError extends Error {
     this.name = 'CacheLoadTimeoutError';
   }
 }
+
+/** The class whose decorators declared a namespace, and where (`Class.method`), for the error naming both. */
+export interface NamespaceOwner {
+  type: abstract new (...args: never[]) => unknown;
+  where: string;
+}

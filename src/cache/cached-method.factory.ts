@@ -1,5 +1,5 @@
 import type { CacheService } from './cache.service';
-import { cacheKey, CacheKey, CachePolicy, EvictMode } from './cache.types';
+import { cacheKey, CacheKey, CachePolicy, EvictMode, NamespaceOwner } from './cache.types';
 import type { MethodCacheMetadata } from './cache-metadata.accessor';
 import type { KeyPart } from './core/keys';
 import { copyMethodMetadata } from './copy-method-metadata';
@@ -63,7 +63,7 @@ export function createCachedMethod(
   where: string,
   original: AnyMethod,
   meta: MethodCacheMetadata,
-  owner?: abstract new (...args: never[]) => unknown,
+  owner?: NamespaceOwner['type'],
 ): AnyMethod {
   const exclusive = [meta.cacheable, meta.put, meta.batch].filter(Boolean).length;
   if (exclusive > 1) {

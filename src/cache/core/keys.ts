@@ -68,8 +68,24 @@ function assertKeyPart(part: unknown): void {
   if (kind === 'boolean' || kind === 'bigint' || (kind === 'number' && Number.isFinite(part))) {
     return;
   }
-  const what = part === null ? 'null' : kind === 'number' ? `${part as number}` : kind === 'object' ? `an object (${Array.isArray(part) ? 'array' : (Object.getPrototypeOf(part)?.constructor?.name ?? 'null prototype')})` : kind;
-  throw new Error(`A cache key part is ${what}: build keys from strings, numbers and booleans that are always present`);
+  throw new Error(`A cache key part is ${describe(part)}: build keys from strings, numbers and booleans that are always present`);
+}
+
+function describe(part: unknown): string {
+  if (part === null) {
+    return 'null';
+  }
+  if (typeof part === 'number') {
+    return `${part}`;
+  }
+  if (typeof part !== 'object') {
+    return typeof part;
+  }
+  if (Array.isArray(part)) {
+    return 'an object (array)';
+  }
+  const prototype = Object.getPrototypeOf(part) as { constructor?: { name?: string } } | null;
+  return `an object (${prototype?.constructor?.name ?? 'null prototype'})`;
 }
 
 function percentEncoded(ch: string): string {
