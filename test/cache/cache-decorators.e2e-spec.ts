@@ -11,6 +11,7 @@ import {
   RedisCacheModule,
 } from '../../src/cache';
 import { OwnRedis, scanKeys } from '../support/redis-server';
+import { eventually } from '../support/timing';
 
 interface Item {
   id: string;
@@ -441,19 +442,10 @@ describe('cache decorators with caching disabled on one instance (CACHE_ENABLED=
 
     // A write on the disabled instance: the caching one must not go on serving what it changed.
     await off.service.rename('a', 'after');
-    await waitFor(async () => (await on.service.get('a'))?.name === 'after');
+    await eventually(async () => (await on.service.get('a'))?.name === 'after');
     await off.service.create('a', 'put');
-    await waitFor(async () => (await on.service.get('a'))?.name === 'put');
+    await eventually(async () => (await on.service.get('a'))?.name === 'put');
     jest.restoreAllMocks();
   });
 });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 2_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) {
-      throw new Error('condition not met in time');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
