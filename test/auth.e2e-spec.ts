@@ -178,6 +178,34 @@ describe('login rate limit', () => {
   });
 });
 
+describe('register rate limit', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await bootTestApp({ REGISTER_RATE_LIMIT: '2', REGISTER_RATE_WINDOW_MS: '3600000', LOGIN_RATE_LIMIT: '2' });
+  });
+  afterAll(() => t.close());
+
+  const register = (i: number) =>
+    t.http.post('/auth/register').send({ username: `signup_${i}`, email: `signup_${i}@example.com`, password: 'correct horse battery' });
+
+  it('answers 429 past the limit, before hashing or writing anything, and counts logins apart', async () => {
+    expect((await register(1)).status).toBe(201);
+    expect((await register(2)).status).toBe(201);
+    const before = await tableCounts(t);
+    const refused = await register(3);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ statusCode: 429, code: 'TOO_MANY_REQUESTS' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(3000);
+    expect(await tableCounts(t)).toEqual(before);
+    // A taken address is not a free probe either: the refusal comes before the lookup.
+    expect((await t.http.post('/auth/register').send({ username: 'signup_x', email: 'signup_1@example.com', password: 'correct horse battery' })).status).toBe(429);
+    // Login has a counter (and limit) of its own: the two signups can still log in.
+    await t.http.post('/auth/login').send({ username: 'signup_1', password: 'correct horse battery' }).expect(200);
+    await t.http.post('/auth/login').send({ username: 'signup_2', password: 'correct horse battery' }).expect(200);
+  });
+});
+
 describe('login rate limit with Redis (several instances)', () => {
   let redis: OwnRedis;
   const limited = { LOGIN_RATE_LIMIT: '3', LOGIN_RATE_WINDOW_MS: '60000' };

@@ -1,8 +1,8 @@
-import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { ThrottlerGuard } from '@nestjs/throttler';
 import { Public } from './auth.decorators';
 import { AuthService } from './auth.service';
+import { RateLimited } from './rate-limit';
 import { LoginDto } from './dto/login.dto';
 import { RegisterDto } from './dto/register.dto';
 import { TokenResponse } from './dto/token.response';
@@ -14,13 +14,14 @@ export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   @Post('register')
+  @RateLimited('register')
   register(@Body() dto: RegisterDto): Promise<TokenResponse> {
     return this.auth.register(dto);
   }
 
   @Post('login')
   @HttpCode(200)
-  @UseGuards(ThrottlerGuard)
+  @RateLimited('login')
   login(@Body() dto: LoginDto): Promise<TokenResponse> {
     return this.auth.login(dto);
   }

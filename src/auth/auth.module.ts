@@ -1,5 +1,5 @@
 import { createSecretKey } from 'node:crypto';
-import { Module } from '@nestjs/common';
+import { ExecutionContext, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
@@ -10,6 +10,7 @@ import { User } from '../users/entities/user.entity';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtAuthGuard } from './jwt-auth.guard';
+import { rateLimitOf } from './rate-limit';
 import { RateLimitStorageModule, RedisThrottlerStorage } from './redis-throttler.storage';
 
 @Module({
@@ -24,15 +25,21 @@ import { RateLimitStorageModule, RedisThrottlerStorage } from './redis-throttler
         secret: createSecretKey(Buffer.from(config.getOrThrow<AuthConfig>('auth').jwtSecret, 'utf8')),
       }),
     }),
-    // Only the login route opts in to this throttler (see AuthController). Counted in Redis when there is one,
-    // so the limit holds across instances.
+    // Only the routes marked @RateLimited (login, register) are counted, each against its own limit and counter.
+    // Counted in Redis when there is one, so the limit holds across instances.
     ThrottlerModule.forRootAsync({
       imports: [RateLimitStorageModule],
       inject: [ConfigService, RedisThrottlerStorage],
       useFactory: (config: ConfigService, storage: RedisThrottlerStorage) => {
-        const auth = config.getOrThrow<AuthConfig>('auth');
-        // Named 'default': @nestjs/throttler then sends a plain `Retry-After` (any other name is appended to it).
-        return { throttlers: [{ name: 'default', limit: auth.loginLimit, ttl: auth.loginWindowMs }], storage };
+        const { rateLimits } = config.getOrThrow<AuthConfig>('auth');
+        // One throttler named 'default': @nestjs/throttler then sends a plain `Retry-After` (any other name is
+        // appended to it). Its counters are per route (the key hashes class and handler), its limits too.
+        const throttler = {
+          name: 'default',
+          limit: (context: ExecutionContext) => rateLimitOf(context, rateLimits).limit,
+          ttl: (context: ExecutionContext) => rateLimitOf(context, rateLimits).windowMs,
+        };
+        return { throttlers: [throttler], storage };
       },
     }),
   ],

@@ -24,6 +24,18 @@ class AuthEnv {
   @IsInt()
   @Min(1000)
   LOGIN_RATE_WINDOW_MS = 60_000;
+
+  /** Accounts one client address may create per window: each costs a password hash and a row. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  REGISTER_RATE_LIMIT = 10;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1000)
+  REGISTER_RATE_WINDOW_MS = 3_600_000;
 }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -42,8 +54,10 @@ export const authConfig = registerAs('auth', () => {
   return {
     jwtSecret: env.JWT_SECRET,
     jwtExpiresInSeconds: parseSeconds(env.JWT_EXPIRES_IN),
-    loginLimit: env.LOGIN_RATE_LIMIT,
-    loginWindowMs: env.LOGIN_RATE_WINDOW_MS,
+    rateLimits: {
+      login: { limit: env.LOGIN_RATE_LIMIT, windowMs: env.LOGIN_RATE_WINDOW_MS },
+      register: { limit: env.REGISTER_RATE_LIMIT, windowMs: env.REGISTER_RATE_WINDOW_MS },
+    },
   };
 });
 export type AuthConfig = ReturnType<typeof authConfig>;

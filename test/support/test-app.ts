@@ -39,6 +39,7 @@ export async function bootTestApp(env: Record<string, string> = {}): Promise<Tes
     DATABASE_URL: url,
     DB_MIGRATE: 'false',
     LOGIN_RATE_LIMIT: '1000',
+    REGISTER_RATE_LIMIT: '1000',
     STORAGE_LOCAL_DIR: `/tmp/cards-test-uploads/${new URL(url).pathname.slice(1)}`,
     ...env,
   });
