@@ -1,3 +1,4 @@
+import * as argon2 from 'argon2';
 import { sign } from 'jsonwebtoken';
 import { createUser, tableCounts } from './support/fixtures';
 import { OwnRedis, scanKeys } from './support/redis-server';
@@ -70,6 +71,23 @@ describe('auth', () => {
       .expect(409);
     expect(decomposed.body).toMatchObject({ code: 'EMAIL_TAKEN', details: [{ field: 'email' }] });
     expect(await tableCounts(t)).toEqual(before);
+  });
+
+  it('takes a password typed precomposed (NFC) or decomposed (NFD) as one password, and moves older hashes to NFC', async () => {
+    const nfc = 'cr\u00e8me br\u00fbl\u00e9e';
+    const nfd = nfc.normalize('NFD');
+    await t.http.post('/auth/register').send({ username: 'creme_nfd', email: 'creme_nfd@example.com', password: nfd }).expect(201);
+    await t.http.post('/auth/login').send({ username: 'creme_nfd', password: nfc }).expect(200);
+    await t.http.post('/auth/login').send({ username: 'creme_nfd', password: nfd }).expect(200);
+
+    // A hash made before passwords were normalized, from the NFD bytes one keyboard sent.
+    const legacy = await createUser(t, {}, 'creme_legacy');
+    await t.db.query(`UPDATE users SET password_hash = $2 WHERE id = $1`, [legacy.id, await argon2.hash(nfd)]);
+    await t.http.post('/auth/login').send({ username: 'creme_legacy', password: nfd }).expect(200);
+    const { rows } = await t.db.query(`SELECT password_hash FROM users WHERE id = $1`, [legacy.id]);
+    expect(await argon2.verify(rows[0].password_hash, nfc)).toBe(true);
+    await t.http.post('/auth/login').send({ username: 'creme_legacy', password: nfc }).expect(200);
+    await t.http.post('/auth/login').send({ username: 'creme_legacy', password: 'creme brulee' }).expect(401);
   });
 
   it.each([

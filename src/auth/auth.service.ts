@@ -25,6 +25,27 @@ const invalidCredentials = () =>
   new ApiError(HttpStatus.UNAUTHORIZED, 'INVALID_CREDENTIALS', 'Invalid username or password');
 const invalidToken = () => new ApiError(HttpStatus.UNAUTHORIZED, 'INVALID_TOKEN', 'The token is invalid or expired');
 
+/**
+ * The form a password is hashed in: NFC, as RFC 8265's OpaqueString profile asks. An "é" is one code point on one
+ * keyboard and e + accent on another (macOS file names, some IMEs); both are one password.
+ */
+const storedForm = (password: string): string => password.normalize('NFC');
+
+/**
+ * Which form of the typed password the hash was made from, if any. NFC first (every hash since normalization);
+ * then, for hashes made earlier from the raw bytes, the raw and the NFD form. An ASCII password is one candidate.
+ * A wrong password costs every candidate, for a known and an unknown user alike (the decoy), so timing tells
+ * nothing about which usernames exist.
+ */
+async function firstMatching(hash: string, typed: string): Promise<string | undefined> {
+  for (const candidate of new Set([storedForm(typed), typed, typed.normalize('NFD')])) {
+    if (await argon2.verify(hash, candidate).catch(() => false)) {
+      return candidate;
+    }
+  }
+  return undefined;
+}
+
 @Injectable()
 export class AuthService {
   /** Verified against when the username does not exist, so both failures take the same time. */
@@ -42,7 +63,7 @@ export class AuthService {
   /** The name was unknown until now: a "no such user" cached for it (`users:id`, 30 s) goes. */
   @CacheEvict({ keys: (_token: TokenResponse | undefined, dto: RegisterDto) => [cacheKey(IMAGE_CACHE.userId, dto.username)] })
   async register(dto: RegisterDto): Promise<TokenResponse> {
-    const passwordHash = await argon2.hash(dto.password);
+    const passwordHash = await argon2.hash(storedForm(dto.password));
     try {
       const user = await this.users.save(
         this.users.create({ username: dto.username, email: dto.email, passwordHash }),
@@ -61,9 +82,14 @@ export class AuthService {
       .where('u.username = :username', { username: dto.username })
       .getOne();
     const hash = user?.passwordHash ?? (await this.decoyHash);
-    const ok = await argon2.verify(hash, dto.password).catch(() => false);
-    if (!user || !ok) {
+    const matched = await firstMatching(hash, dto.password);
+    if (!user || matched === undefined) {
       throw invalidCredentials();
+    }
+    if (matched !== storedForm(dto.password)) {
+      // Hashed before passwords were normalized, from the bytes one keyboard sent: stored again in the one form, so
+      // the same password typed on another keyboard logs in too from now on.
+      await this.users.update({ id: user.id }, { passwordHash: await argon2.hash(storedForm(dto.password)) });
     }
     return this.issue(user);
   }
