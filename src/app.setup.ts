@@ -17,7 +17,7 @@ import { acceptOnlyDeclaredBodies } from './common/http/body-types';
 import { CorsPolicy } from './common/http/cors';
 import { RouteTable } from './common/http/route-table';
 import { waitedBeforeFastify } from './common/http/hand-off';
-import { appConfig, loggingConfig, LoggingConfig, StorageConfig } from './config';
+import { appConfig, loggingConfig, LoggingConfig, StorageConfig, validateConfiguration } from './config';
 import { ShutdownService } from './health/shutdown.service';
 import { ResponseReplay } from './http-cache/response-replay';
 import { multipartForUploads } from './images/multipart-plugin';
@@ -128,6 +128,7 @@ function unacceptable(body: unknown): { field: string; message: string } | null 
  * adapter, body limits, multipart, validation and error shape.
  */
 export async function createApp(options: { logger?: false } = {}): Promise<NestFastifyApplication> {
+  validateConfiguration();
   const { bodyLimitBytes, trustProxy, corsOrigins, requestTimeoutMs } = appConfig();
   // Replayed cache hits are answered in the server's request listener, before Fastify (ResponseReplay.handle).
   // A request that goes on gets its logger (nestjs-pino binds it for Nest's logger): made here, not per replay.

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { AddressInfo, connect } from 'node:net';
+import { AddressInfo, connect, createServer } from 'node:net';
 import { Agent, request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
@@ -274,6 +274,38 @@ describe('boot of the built app', () => {
       app.signal('SIGKILL');
       await app.exited;
     }
+  });
+
+  it('refuses a bad configuration in one JSON line naming every variable (no stack, no secret), and exits 1', async () => {
+    const app = new AppProcess(
+      appEnv(await freePort(), { JWT_EXPIRES_IN: 'soon', REDIS_URL: `redis://:${PASSWORD}/x@127.0.0.1:6379`, METRICS_PORT: 'x' }),
+    );
+    expect(await app.exited).toEqual({ code: 1, signal: null });
+    expect(app.notJson).toEqual([]);
+    expect(app.raw.filter((line) => line.startsWith('stderr:'))).toEqual([]);
+    expect(app.lines).toHaveLength(1);
+    const [line] = app.lines;
+    expect(line).toMatchObject({ level: 'fatal', context: 'Bootstrap' });
+    expect((line.problems as string[]).map((p) => p.split(':')[0])).toEqual(['JWT_EXPIRES_IN', 'REDIS_URL', 'METRICS_PORT']);
+    expect(JSON.stringify(line)).not.toMatch(/stack|\s+at /);
+    expect(app.raw.join('\n')).not.toContain(PASSWORD);
+  });
+
+  it('reports a port already taken once, as JSON, and exits 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const app = new AppProcess(appEnv((taken.address() as AddressInfo).port, { DATABASE_URL: await createSuiteDatabase() }));
+    try {
+      expect(await app.exited).toEqual({ code: 1, signal: null });
+    } finally {
+      taken.close();
+    }
+    expect(app.notJson).toEqual([]);
+    expect(app.raw.filter((line) => line.startsWith('stderr:'))).toEqual([]);
+    const failures = app.lines.filter((l) => l.level === 'error' || l.level === 'fatal');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ level: 'error', context: 'NestApplication' });
+    expect(failures[0].msg).toMatch(/EADDRINUSE/);
   });
 });
 

@@ -2,7 +2,7 @@ import { registerAs } from '@nestjs/config';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import type { CacheModuleOptions, RedisNode } from '../cache';
-import { EnvBoolean, ParsableUrl, validateEnv } from './validate-env';
+import { ConfigurationError, EnvBoolean, ParsableUrl, validateEnv } from './validate-env';
 
 const NODE_LIST = /^[^\s:,]+:\d{1,5}(,[^\s:,]+:\d{1,5})*$/;
 
@@ -88,11 +88,11 @@ function nodes(list: string): RedisNode[] {
 export const cacheConfig = registerAs('cache', () => {
   const env = validateEnv(CacheEnv, process.env);
   if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME) {
-    throw new Error('Invalid configuration:\n  REDIS_SENTINEL_NAME: required with REDIS_SENTINELS');
+    throw new ConfigurationError(['REDIS_SENTINEL_NAME: required with REDIS_SENTINELS']);
   }
   const modes = [env.REDIS_URL, env.REDIS_SENTINELS, env.REDIS_CLUSTER_NODES].filter(Boolean).length;
   if (modes > 1) {
-    throw new Error('Invalid configuration:\n  REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES: set at most one');
+    throw new ConfigurationError(['REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES: set at most one']);
   }
   const auth = { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD, tls: env.REDIS_TLS };
   // commandTimeoutMs always set here (the variable has a default): code beside the cache reads it as it is.

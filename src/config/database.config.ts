@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { EnvBoolean, isProduction, ParsableUrl, validateEnv } from './validate-env';
+import { ConfigurationError, EnvBoolean, isProduction, ParsableUrl, validateEnv } from './validate-env';
 
 
 class DatabaseEnv {
@@ -51,7 +51,7 @@ export const databaseConfig = registerAs('database', () => {
   if (!env.DATABASE_URL && isProduction(process.env)) {
     // Each pod would run on a database of its own, seeded with demo data, and write what it read into the
     // shared Redis, where the pods with the real database would serve it.
-    throw new Error('Invalid configuration:\n  DATABASE_URL: must be set when NODE_ENV=production (unset runs an embedded database per process)');
+    throw new ConfigurationError(['DATABASE_URL: must be set when NODE_ENV=production (unset runs an embedded database per process)']);
   }
   return {
     url: env.DATABASE_URL,

@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-validator';
-import { isProduction, validateEnv } from './validate-env';
+import { ConfigurationError, isProduction, validateEnv } from './validate-env';
 
 class MetricsEnv {
   /**
@@ -31,9 +31,7 @@ export const metricsConfig = registerAs('metrics', () => {
   // The main port as app.config reads it (unset: 3000; empty is refused there); 0 asks for a free port, so never a clash.
   const mainPort = process.env.PORT === undefined ? 3000 : Number(process.env.PORT);
   if (separatePort && env.METRICS_PORT !== 0 && env.METRICS_PORT === mainPort) {
-    throw new Error(
-      'Invalid configuration:\n  METRICS_PORT: must differ from PORT (the metrics listener is a server of its own)',
-    );
+    throw new ConfigurationError(['METRICS_PORT: must differ from PORT (the metrics listener is a server of its own)']);
   }
   return {
     port: env.METRICS_PORT,

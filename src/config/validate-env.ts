@@ -4,6 +4,18 @@ import { getMetadataStorage, validateSync, ValidateBy } from 'class-validator';
 type EnvClass<T> = new () => T;
 
 /**
+ * A setting the operator must fix, not a bug: its message names every offending variable (never a value) and is
+ * the whole story, so it is reported without a stack trace. `problems` are the lines, one per variable.
+ */
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
+  }
+}
+
+/**
  * Validates one configuration namespace against its class. A bad or missing variable stops the boot with a
  * message that names every offending variable (never its value: values may be secrets).
  */
@@ -11,11 +23,11 @@ export function validateEnv<T extends object>(schema: EnvClass<T>, env: NodeJS.P
   const parsed = plainToInstance(schema, env, { enableImplicitConversion: true, exposeDefaultValues: true });
   const errors = validateSync(parsed, { skipMissingProperties: false, whitelist: false });
   const lines = [
-    ...blankVariables(schema, env, parsed).map((name) => `  ${name}: is set but empty (unset it to use the default)`),
-    ...errors.map((e) => `  ${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`),
+    ...blankVariables(schema, env, parsed).map((name) => `${name}: is set but empty (unset it to use the default)`),
+    ...errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`),
   ];
   if (lines.length > 0) {
-    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+    throw new ConfigurationError(lines);
   }
   return parsed;
 }
@@ -42,7 +54,7 @@ function blankVariables<T extends object>(schema: EnvClass<T>, env: NodeJS.Proce
 /** Throws when a production boot would run on a development default secret. */
 export function refuseDefaultSecret(name: string, value: string, devDefault: string, production: boolean): void {
   if (production && value === devDefault) {
-    throw new Error(`Invalid configuration:\n  ${name}: must be set to a real secret when NODE_ENV=production`);
+    throw new ConfigurationError([`${name}: must be set to a real secret when NODE_ENV=production`]);
   }
 }
 
