@@ -2,8 +2,9 @@ import { DataSource } from 'typeorm';
 import { CacheService, cacheKey } from '../src/cache';
 import { SLACK_MS, eventually, sleep } from './support/timing';
 import { OwnPostgres } from './support/pg-cluster';
-import { OwnRedis } from './support/redis-server';
-import { bootTestApp, TestApp } from './support/test-app';
+import { AppProcess, appEnv, built, untilAnswering } from './support/app-process';
+import { freePort, OwnRedis } from './support/redis-server';
+import { bootTestApp, createSuiteDatabase, TestApp } from './support/test-app';
 
 /**
  * Every dependency check is bounded by its own timeout (HEALTH_DB_TIMEOUT_MS, below): a probe must answer within that
@@ -276,5 +277,42 @@ describe('health with a PostgreSQL of the suite own', () => {
     }
     await eventually(async () => (await t.http.get('/health/ready')).status === 200, 10_000);
     await sleep(10);
+  });
+});
+
+describe('health logs of the built app', () => {
+  jest.setTimeout(120_000);
+  beforeAll(() => built());
+
+  it('logs a check going down once and its recovery once, not every failed probe', async () => {
+    const redis = await OwnRedis.start();
+    const port = await freePort();
+    const app = new AppProcess(
+      appEnv(port, { ...BASE_ENV, DATABASE_URL: await createSuiteDatabase(), REDIS_URL: redis.url, CACHE_REQUIRED: 'true' }),
+    );
+    const ready = async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).status;
+    const health = () => app.lines.filter((l) => l.context === 'HealthCheck' || /Health Check/.test(l.msg ?? ''));
+    try {
+      await untilAnswering(app, port, '/health/ready');
+      await redis.kill();
+      await eventually(async () => (await ready()) === 503, 5_000);
+      for (let i = 0; i < 10; i++) {
+        expect(await ready()).toBe(503);
+      }
+      expect(health()).toEqual([expect.objectContaining({ level: 'warn', msg: 'cache is down', check: 'cache', redis: 'down' })]);
+
+      await redis.spawn();
+      await eventually(async () => (await ready()) === 200, 15_000);
+      await ready();
+      expect(health().map((l) => [l.level, l.msg])).toEqual([
+        ['warn', 'cache is down'],
+        ['info', 'cache is up again'],
+      ]);
+      expect(health()[1].downForMs).toBeGreaterThan(0);
+    } finally {
+      app.signal('SIGKILL');
+      await app.exited;
+      await redis.stop();
+    }
   });
 });

@@ -1,10 +1,17 @@
-import { Controller, Get, Header, UseFilters } from '@nestjs/common';
+import { Controller, Get, Header, ServiceUnavailableException, UseFilters } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorFunction,
+  HealthIndicatorService,
+} from '@nestjs/terminus';
 import { Public } from '../auth/auth.decorators';
 import { CacheHealthIndicator } from './cache.health';
 import { DatabaseHealthIndicator } from './database.health';
 import { HealthCheckFailedFilter } from './health-check-failed.filter';
+import { HealthTransitions } from './health-transitions';
 import { ShutdownService } from './shutdown.service';
 
 @ApiTags('health')
@@ -18,6 +25,7 @@ export class HealthController {
     private readonly database: DatabaseHealthIndicator,
     private readonly cache: CacheHealthIndicator,
     private readonly shutdown: ShutdownService,
+    private readonly transitions: HealthTransitions,
   ) {}
 
   /** Liveness: the process answers. Checks nothing external, and stays 200 during shutdown. */
@@ -32,7 +40,7 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
-    return this.health.check([
+    return this.check('ready', [
       () => this.lifecycle(),
       () => this.database.ping('database'),
       () => this.cache.readiness('cache'),
@@ -43,11 +51,25 @@ export class HealthController {
   @Get()
   @HealthCheck()
   details(): Promise<HealthCheckResult> {
-    return this.health.check([
+    return this.check('details', [
       () => this.lifecycle(),
       () => this.database.ping('database'),
       () => this.cache.details('cache'),
     ]);
+  }
+
+  /** Terminus's check, with what changed logged (Terminus itself logs nothing: see HealthTransitions). */
+  private async check(endpoint: string, indicators: HealthIndicatorFunction[]): Promise<HealthCheckResult> {
+    try {
+      const result = await this.health.check(indicators);
+      this.transitions.saw(endpoint, result);
+      return result;
+    } catch (error) {
+      if (error instanceof ServiceUnavailableException) {
+        this.transitions.saw(endpoint, error.getResponse() as HealthCheckResult);
+      }
+      throw error;
+    }
   }
 
   private lifecycle() {

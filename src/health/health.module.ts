@@ -1,4 +1,4 @@
-import { Logger, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import type { HealthConfig } from '../config';
@@ -6,6 +6,7 @@ import { CacheSampler } from './cache-sampler';
 import { CacheHealthIndicator } from './cache.health';
 import { DatabaseHealthIndicator } from './database.health';
 import { HealthController } from './health.controller';
+import { HealthTransitions } from './health-transitions';
 import { ShutdownService } from './shutdown.service';
 
 /**
@@ -18,12 +19,13 @@ import { ShutdownService } from './shutdown.service';
       inject: [ConfigService],
       useFactory: (config: ConfigService) => ({
         gracefulShutdownTimeoutMs: config.getOrThrow<HealthConfig>('health').drainMs,
-        logger: new Logger('Terminus'),
+        // Every failed probe at error level, every few seconds per pod: HealthTransitions logs the changes instead.
+        logger: false,
       }),
     }),
   ],
   controllers: [HealthController],
-  providers: [CacheSampler, CacheHealthIndicator, DatabaseHealthIndicator, ShutdownService],
+  providers: [CacheSampler, CacheHealthIndicator, DatabaseHealthIndicator, ShutdownService, HealthTransitions],
   exports: [CacheSampler, CacheHealthIndicator],
 })
 export class HealthModule {}
