@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { CliOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseArgs } from '../src/database/cli';
-import { buildDataSourceOptions } from '../src/database/data-source-options';
+import type { DatabaseConfig } from '../src/config';
+import { buildDataSourceOptions, MIGRATIONS } from '../src/database/data-source-options';
 import { SeedOptions } from '../src/database/seed/seed-plan';
 import { seedDatabase } from '../src/database/seed/seeder';
 import { databaseUrl, runPrefix, withAdminClient } from './support/databases';
@@ -15,6 +16,19 @@ jest.setTimeout(60_000);
 const SIZE = { users: 150, characters: 2_000, images: 8_000 };
 const args = (o: SeedOptions): string[] =>
   ['--users', o.users, '--characters', o.characters, '--images', o.images, '--seed', o.seed].map(String);
+
+/** The database settings of a data source on the test server's database `url`, migrations not run at start. */
+const onServer = (url: string): DatabaseConfig => ({
+  url,
+  embedded: false,
+  migrate: false,
+  pgliteDir: '',
+  seedEmbedded: false,
+  poolSize: 2,
+  logging: false,
+  connectTimeoutMs: 5_000,
+  queryTimeoutMs: 60_000,
+});
 
 /** Captures what the CLI prints, instead of the console. */
 function capture(): CliOutput & { stdout: string[]; stderr: string[] } {
@@ -74,17 +88,7 @@ describe('seed data set', () => {
     );
 
     const ds = new DataSource(
-      buildDataSourceOptions({
-        url: b.url,
-        embedded: false,
-        migrate: false,
-        pgliteDir: '',
-        seedEmbedded: false,
-        poolSize: 2,
-        logging: false,
-        connectTimeoutMs: 5_000,
-        queryTimeoutMs: 60_000,
-      }),
+      buildDataSourceOptions(onServer(b.url)),
     );
     await ds.initialize();
     try {
@@ -248,6 +252,47 @@ describe('seed data set', () => {
   });
 });
 
+describe('migration NfcCharacterText', () => {
+  it('puts names and descriptions written in another form into NFC, as a new version, and leaves the rest alone', async () => {
+    const name = `${runPrefix()}_${process.pid}_nfc`;
+    await withAdminClient((c) => c.query(`CREATE DATABASE ${name}`));
+    const ds = new DataSource({ ...buildDataSourceOptions(onServer(databaseUrl(name))), migrations: MIGRATIONS.slice(0, -1) });
+    try {
+      await ds.initialize();
+      await ds.runMigrations();
+      const [{ id: owner }] = await ds.query(
+        `INSERT INTO users (username, email, password_hash) VALUES ('nfc_owner', 'nfc@example.com', 'x') RETURNING id`,
+      );
+      const nfd = 'Cre\u0300me bru\u0302le\u0301e';
+      const rows = await ds.query(
+        `INSERT INTO characters (owner_id, name, description) VALUES ($1, $2, 'plain'), ($1, 'Plain', $2), ($1, 'Ascii', 'only')
+         RETURNING id, version, updated_at`,
+        [owner, nfd],
+      );
+      await ds.destroy();
+      ds.setOptions({ migrations: MIGRATIONS });
+      await ds.initialize();
+      expect((await ds.runMigrations()).map((m) => m.name)).toEqual(['NfcCharacterText1764300000000']);
+      const after = await ds.query(`SELECT id, name, description, version, updated_at FROM characters ORDER BY name`);
+      const byId = new Map(after.map((r: { id: string }) => [r.id, r]));
+      expect(byId.get(rows[0].id)).toMatchObject({ name: nfd.normalize('NFC'), description: 'plain', version: 2 });
+      expect(byId.get(rows[1].id)).toMatchObject({ name: 'Plain', description: nfd.normalize('NFC'), version: 2 });
+      expect(byId.get(rows[2].id)).toMatchObject({ name: 'Ascii', version: 1, updated_at: rows[2].updated_at });
+      // Found by a search typed the usual (NFC) way, through the same expression the search index is built on.
+      const found = await ds.query(
+        `SELECT count(*)::int AS n FROM characters WHERE to_tsvector('simple', name || ' ' || description) @@ to_tsquery('simple', $1)`,
+        ['br\u00fbl\u00e9e'],
+      );
+      expect(found[0].n).toBe(2);
+    } finally {
+      if (ds.isInitialized) {
+        await ds.destroy();
+      }
+      await withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    }
+  });
+});
+
 describe('database CLI', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'cards-cli-'));
   afterAll(() => rmSync(cwd, { recursive: true, force: true }));
@@ -305,7 +350,7 @@ describe('database CLI', () => {
       const first = capture();
       expect(await main(['migrate'], {}, first, cwd)).toBe(EXIT_OK);
       expect(first.stdout.join('\n')).toMatch(
-        new RegExp(`migrate: applied Init\\d+, ForeignKeyIndexes\\d+, BillingEvents\\d+ on PostgreSQL 127\\.0\\.0\\.1:5432/${name}`),
+        new RegExp(`migrate: applied Init\\d+, ForeignKeyIndexes\\d+, BillingEvents\\d+, NfcCharacterText\\d+ on PostgreSQL 127\\.0\\.0\\.1:5432/${name}`),
       );
       const again = capture();
       expect(await main(['migrate'], {}, again, cwd)).toBe(EXIT_OK);

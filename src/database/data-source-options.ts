@@ -9,11 +9,17 @@ import { User } from '../users/entities/user.entity';
 import { Init1764000000000 } from './migrations/1764000000000-init';
 import { ForeignKeyIndexes1764100000000 } from './migrations/1764100000000-foreign-key-indexes';
 import { BillingEvents1764200000000 } from './migrations/1764200000000-billing-events';
+import { NfcCharacterText1764300000000 } from './migrations/1764300000000-nfc-character-text';
 import { embeddedPgConfig } from './embedded-postgres';
 import { SafeTypeOrmLogger } from './safe-typeorm.logger';
 
 export const ENTITIES = [User, Character, Image, GenerationJob];
-export const MIGRATIONS = [Init1764000000000, ForeignKeyIndexes1764100000000, BillingEvents1764200000000];
+export const MIGRATIONS = [
+  Init1764000000000,
+  ForeignKeyIndexes1764100000000,
+  BillingEvents1764200000000,
+  NfcCharacterText1764300000000,
+];
 
 /**
  * One place decides where the data lives: a real PostgreSQL when DATABASE_URL is set, else PGlite (PostgreSQL
