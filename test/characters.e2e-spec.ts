@@ -89,6 +89,53 @@ describe('characters', () => {
       expect(rows[0]).toEqual({ name: 'By ETag', version: 3 });
     });
 
+    describe('If-Match as RFC 9110 reads it', () => {
+      const versionOf = async (id: string) =>
+        (await t.db.query<{ name: string; version: number }>(`SELECT name, version FROM characters WHERE id = $1`, [id])).rows[0];
+
+      it('takes * when the character exists, and answers 404 as any PATCH does when it does not or is not visible', async () => {
+        const c = await createCharacter(t, owner);
+        const ok = await t.http.patch(`/characters/${c.id}`).set(owner.auth).set('If-Match', '*').send({ name: 'Any' }).expect(200);
+        expect(ok.body).toMatchObject({ name: 'Any', version: 2 });
+        // A 412 here would tell a viewer that a character it cannot see exists.
+        const hidden = await createCharacter(t, owner, { visibility: 'private' });
+        const res = await t.http.patch(`/characters/${hidden.id}`).set(other.auth).set('If-Match', '*').send({ name: 'x' }).expect(404);
+        expect(res.body.code).toBe('NOT_FOUND');
+        await t.http.patch('/characters/00000000-0000-4000-8000-000000000000').set(owner.auth).set('If-Match', '*').send({ name: 'x' }).expect(404);
+        expect(await versionOf(hidden.id)).toEqual({ name: hidden.name, version: 1 });
+      });
+
+      it('takes a list if any member matches, and refuses it with 412 if none does', async () => {
+        const c = await createCharacter(t, owner);
+        await t.http.patch(`/characters/${c.id}`).set(owner.auth).set('If-Match', '"5", "1"').send({ name: 'Listed' }).expect(200);
+        const etag = (await t.http.get(`/characters/${c.id}`).expect(200)).headers.etag;
+        await t.http.patch(`/characters/${c.id}`).set(owner.auth).set('If-Match', `"9", ${etag}`).send({ name: 'By list ETag' }).expect(200);
+        await t.http.patch(`/characters/${c.id}`).set(owner.auth).set('If-Match', '"1",, "3"').send({ name: 'Empty member' }).expect(200);
+        const stale = await t.http.patch(`/characters/${c.id}`).set(owner.auth).set('If-Match', `"1", "2", ${etag}`).send({ name: 'Lost' }).expect(412);
+        expect(stale.body.code).toBe('VERSION_MISMATCH');
+        expect(await versionOf(c.id)).toEqual({ name: 'Empty member', version: 4 });
+      });
+
+      it('compares strongly: a weak ETag or version never matches (412), even the current one', async () => {
+        const c = await createCharacter(t, owner);
+        const etag = (await t.http.get(`/characters/${c.id}`).expect(200)).headers.etag;
+        for (const weak of ['W/"1"', `W/${etag}`]) {
+          const res = await t.http.patch(`/characters/${c.id}`).set(owner.auth).set('If-Match', weak).send({ name: 'Weak' });
+          expect({ weak, status: res.status, code: res.body.code }).toEqual({ weak, status: 412, code: 'VERSION_MISMATCH' });
+        }
+        expect(await versionOf(c.id)).toEqual({ name: c.name, version: 1 });
+      });
+
+      it('answers a caller who may not write 403 before it looks at If-Match', async () => {
+        const c = await createCharacter(t, owner);
+        for (const header of ['"9"', '"AAAAAAAAAAAAAAAAAAAAAA"', '*']) {
+          const res = await t.http.patch(`/characters/${c.id}`).set(other.auth).set('If-Match', header).send({ name: 'Stolen' });
+          expect({ header, status: res.status, code: res.body.code }).toEqual({ header, status: 403, code: 'NOT_OWNER' });
+        }
+        expect(await versionOf(c.id)).toEqual({ name: c.name, version: 1 });
+      });
+    });
+
     it('accepts the version in the body instead of If-Match', async () => {
       const c = await createCharacter(t, owner);
       await t.http.patch(`/characters/${c.id}`).set(owner.auth).send({ description: 'x', version: 1 }).expect(200);

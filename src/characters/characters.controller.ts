@@ -53,7 +53,11 @@ export class CharactersController {
   }
 
   @Patch(':id')
-  @ApiHeader({ name: 'If-Match', required: false, description: 'The ETag or the version last read, e.g. "3"' })
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description: 'The ETag or the version last read, e.g. "3"; a comma-separated list matches if any member does; * if it exists. A weak ETag (W/"…") never matches (412)',
+  })
   update(
     @UuidParam('id') id: string,
     @Body() dto: UpdateCharacterDto,

@@ -220,11 +220,15 @@ export class CharactersService {
   }
 
   /**
-   * Applies a partial update if the caller owns the character (or is an admin) and, when a version is given
-   * (If-Match or body), only if it is still the current one: the check and the write are one UPDATE.
+   * Applies a partial update if the caller owns the character (or is an admin) and, when versions are given
+   * (If-Match or body), only if one of them is still the current one. `If-Match: *` asks only that the character
+   * exists, as every PATCH does: a missing or invisible one is the usual 404, not a 412 (RFC 9110 §13.2.1: a
+   * precondition is not evaluated when the request without it would fail anyway, and a 412 would tell a viewer
+   * that an invisible character exists).
    */
   async update(id: string, dto: UpdateCharacterDto, viewer: Viewer, ifMatch?: IfMatch): Promise<CharacterResponse> {
-    await this.applyUpdate(id, dto, viewer, ifMatch && 'etag' in ifMatch ? await this.versionForEtag(id, ifMatch.etag, viewer) : ifMatch?.version);
+    const versions = ifMatch && !('any' in ifMatch) ? await this.matchingVersions(id, ifMatch, viewer) : undefined;
+    await this.applyUpdate(id, dto, viewer, versions);
     return this.asWritten(id);
   }
 
@@ -238,10 +242,14 @@ export class CharactersService {
   }
 
   /**
-   * An If-Match ETag names the content of the current detail entry: it matches only if that entry's hash is the
-   * same, and then the write is made conditional on the version behind it (so a change in between still fails).
+   * The versions an If-Match list accepts: those it names, and the current one if one of its ETags is the content
+   * hash of the current detail entry (the write is then conditional on that version, so a change in between still
+   * fails). No ETag: nothing to read here, the UPDATE checks the versions.
    */
-  private async versionForEtag(id: string, etag: string, viewer: Viewer): Promise<number> {
+  private async matchingVersions(id: string, ifMatch: { versions: number[]; etags: string[] }, viewer: Viewer): Promise<number[]> {
+    if (ifMatch.etags.length === 0) {
+      return ifMatch.versions;
+    }
     const current = await CacheContext.run(async () => {
       const character = await this.load(id);
       return character ? { character, envelope: CacheContext.resultFor(character)?.envelope } : null;
@@ -251,10 +259,7 @@ export class CharactersService {
     }
     // Without an entry (caching disabled, or a load that overlapped a write) the hash is taken here, the same way.
     const hash = current.envelope ? current.envelope.header.h : contentHash(JSON.stringify(current.character));
-    if (`"${hash}"` === etag) {
-      return current.character.version;
-    }
-    throw new ApiError(HttpStatus.PRECONDITION_FAILED, 'VERSION_MISMATCH', 'The character was changed since you read it; reload and retry');
+    return ifMatch.etags.includes(`"${hash}"`) ? [...ifMatch.versions, current.character.version] : ifMatch.versions;
   }
 
   /**
@@ -301,12 +306,13 @@ export class CharactersService {
   }
 
   @CacheEvict({ tags: (outcome: WriteOutcome | undefined) => outcome?.tags ?? [] })
-  async applyUpdate(id: string, dto: UpdateCharacterDto, viewer: Viewer, ifMatch?: number): Promise<WriteOutcome> {
+  async applyUpdate(id: string, dto: UpdateCharacterDto, viewer: Viewer, ifMatch?: number[]): Promise<WriteOutcome> {
     const { version: bodyVersion, ...changes } = dto;
-    if (ifMatch !== undefined && bodyVersion !== undefined && ifMatch !== bodyVersion) {
+    if (ifMatch !== undefined && ifMatch.length > 0 && bodyVersion !== undefined && !ifMatch.includes(bodyVersion)) {
       throw ApiError.badRequest('version', 'If-Match and body version disagree');
     }
-    const expected = ifMatch ?? bodyVersion;
+    // Both given: the body's version, if If-Match takes it. Empty: nothing can match (a weak or stale ETag).
+    const expected = bodyVersion === undefined ? ifMatch : (ifMatch?.filter((v) => v === bodyVersion) ?? [bodyVersion]);
     if (Object.values(changes).every((value) => value === undefined)) {
       // Not a no-op write: it would still bump the version and fail every other client's If-Match.
       throw ApiError.badRequest('body', 'Give at least one field to change');
@@ -327,7 +333,8 @@ export class CharactersService {
       }
       const qb = m.createQueryBuilder().update(Character).set(changes).where('id = :id', { id });
       if (expected !== undefined) {
-        qb.andWhere('version = :expected', { expected });
+        // `IN ()` is not SQL: with no version to match, `false` fails the write the same way.
+        qb.andWhere(expected.length > 0 ? 'version IN (:...expected)' : 'false', { expected });
       }
       const result = await qb.execute();
       if (result.affected === 0) {

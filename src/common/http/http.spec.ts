@@ -7,18 +7,26 @@ import { toPage } from './page';
 import { LowerCaseUuid } from './uuid-param.decorator';
 
 describe('parseIfMatch', () => {
+  const etag = '"Xy3_kP9-aaaaaaaaaaaaaa"';
   it.each([
-    ['"3"', { version: 3 }],
-    ['W/"12"', { version: 12 }],
-    ['7', { version: 7 }],
-    ['"Xy3_kP9-aaaaaaaaaaaaaa"', { etag: '"Xy3_kP9-aaaaaaaaaaaaaa"' }],
+    ['"3"', { versions: [3], etags: [] }],
+    ['7', { versions: [7], etags: [] }],
+    [etag, { versions: [], etags: [etag] }],
+    ['*', { any: true }],
+    [' * ', { any: true }],
+    // a list: any member may match; empty members are allowed; repeated header lines arrive joined by ", "
+    [`"1", ${etag},"2"`, { versions: [1, 2], etags: [etag] }],
+    ['"1", , "2",', { versions: [1, 2], etags: [] }],
+    // strong comparison: a weak tag never matches, so it adds nothing
+    ['W/"12"', { versions: [], etags: [] }],
+    [`W/${etag}, "4"`, { versions: [4], etags: [] }],
     [undefined, undefined],
     ['', undefined],
   ])('reads %p as %p', (header, expected) => {
     expect(parseIfMatch(header)).toEqual(expected);
   });
 
-  it.each(['abc', '"-1"', '"1.5"', '*', '"1", "2"'])('refuses %p naming the header', (header) => {
+  it.each(['abc', '"-1"', '"1.5"', '"1', '*, "1"', '"1" "2"', ',', 'w/"1"', 'W/abc'])('refuses %p naming the header', (header) => {
     expect(() => parseIfMatch(header)).toThrow(expect.objectContaining({ response: expect.objectContaining({ details: [expect.objectContaining({ field: 'If-Match' })] }) }));
   });
 });
