@@ -135,11 +135,12 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
   const early: { replay?: ResponseReplay; logger?: PinoInstance } = {};
   // Request ids come from a well-formed X-Request-Id, else are new UUIDs; the logs and the response carry them.
   // Requests refused before routing (an undecodable URL, malformed HTTP) answer in the app's error shape too.
+  const cors = corsOrigins.length > 0 ? new CorsPolicy(corsOrigins) : undefined;
   const adapter = new FastifyAdapter({
     bodyLimit: bodyLimitBytes,
     trustProxy,
     genReqId: requestId,
-    frameworkErrors,
+    frameworkErrors: frameworkErrors(cors),
     clientErrorHandler,
     // A request not received in time is a 408 (clientErrorHandler). Given to Node's server when it is created:
     // Fastify's own `requestTimeout` is only assigned afterwards, and Node 20 never fires it then. Node checks
@@ -159,7 +160,6 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
       done();
     }
   });
-  const cors = corsOrigins.length > 0 ? new CorsPolicy(corsOrigins) : undefined;
   if (cors) {
     // First of all: errors, and answers Nest builds, carry the CORS headers too (replays add their own).
     adapter.getInstance().addHook('onRequest', cors.hook());

@@ -148,6 +148,7 @@ describe('bad input', () => {
     { name: 'a method the path does not take', method: 'put', path: `/characters/${characterId}`, body: { name: 'b' }, status: 405, code: 'METHOD_NOT_ALLOWED' },
     { name: 'a method the collection does not take', method: 'delete', path: '/characters', status: 405, code: 'METHOD_NOT_ALLOWED' },
     { name: 'undecodable URL', method: 'get', path: '/characters/%zz', status: 400, code: 'BAD_URL' },
+    { name: 'path segment over the router limit', method: 'get', path: `/characters/${long(101)}`, status: 414, code: 'URI_TOO_LONG' },
     { name: 'request line over the header limit', method: 'get', path: `/characters?q=${long(20_000)}`, status: 431, code: 'HEADERS_TOO_LARGE' },
   ];
 
@@ -189,6 +190,15 @@ describe('bad input', () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  it('gives the answers to URLs refused before routing a request id, as every other answer has', async () => {
+    for (const path of ['/characters/%zz', `/characters/${long(101)}`]) {
+      const res = await t.http.get(path).set('X-Request-Id', 'refused-url-1');
+      expect({ path, status: res.status, id: res.headers['x-request-id'] }).toEqual({ path, status: expect.any(Number), id: 'refused-url-1' });
+      const fresh = await t.http.get(path);
+      expect(fresh.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
   });
 
   /** Sends bytes as they are over a new connection and returns all the server wrote before closing it. */

@@ -77,6 +77,26 @@ describe('CORS', () => {
     expect(created.headers['access-control-allow-origin']).toBe(FRONTEND);
   });
 
+  it('lets an allowed origin read the answers to URLs refused before routing, with their request id', async () => {
+    const refused = [
+      ['/characters/%zz', 400, 'BAD_URL'],
+      [`/characters/${'x'.repeat(101)}`, 414, 'URI_TOO_LONG'],
+    ] as const;
+    for (const [path, status, code] of refused) {
+      const res = await t.http.get(path).set('Origin', FRONTEND).set('X-Request-Id', `cors-${code}`);
+      expect({ path, status: res.status, code: res.body.code }).toEqual({ path, status, code });
+      expect(res.headers['access-control-allow-origin']).toBe(FRONTEND);
+      expect(res.headers['access-control-expose-headers']).toMatch(/\bX-Request-Id\b/);
+      expect(res.headers['x-request-id']).toBe(`cors-${code}`);
+      expect(varies(res.headers.vary)).toContain('origin');
+      const stranger = await t.http.get(path).set('Origin', 'https://evil.example');
+      expect(stranger.status).toBe(status);
+      expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
+      expect(stranger.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(varies(stranger.headers.vary)).toContain('origin');
+    }
+  });
+
   it('sends no CORS headers at all when CORS_ORIGINS is empty (the default)', async () => {
     const plain = await bootTestApp({ DATABASE_URL: t.databaseUrl, REDIS_URL: redis.url });
     try {

@@ -1,24 +1,35 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { addVary, type CorsPolicy } from '../http/cors';
 import { errorBody } from './api-error';
 
 /**
  * Fastify's `frameworkErrors`: a URL its router cannot decode (`/characters/%zz`) or a path parameter over its
- * length limit is refused before any route, so Nest's exception filter never sees it. Answered here in the one
- * error shape, uncacheable like every other error.
+ * length limit is refused before any route, so Nest's exception filter never sees it, and no `onRequest` hook has
+ * run either. Answered here in the one error shape, uncacheable like every other error, and with the headers those
+ * hooks give every other answer: the request id, and CORS (for an allowed origin; Vary: Origin for all).
  */
-export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
-  const [code, message] =
-    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-      ? ['URI_TOO_LONG', 'A path segment of the URL is too long']
-      : ['BAD_URL', 'The URL is not validly percent-encoded'];
-  void reply
-    .status(status)
-    .header('content-type', 'application/json; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .send(JSON.stringify(errorBody(status, code, message)));
+export function frameworkErrors(cors: CorsPolicy | undefined) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+    const [code, message] =
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? ['URI_TOO_LONG', 'A path segment of the URL is too long']
+        : ['BAD_URL', 'The URL is not validly percent-encoded'];
+    void reply.header('x-request-id', request.id);
+    if (cors) {
+      addVary(reply, 'Origin');
+      for (const [name, value] of cors.headersFor(request.headers.origin)) {
+        void reply.header(name, value);
+      }
+    }
+    void reply
+      .status(status)
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(JSON.stringify(errorBody(status, code, message)));
+  };
 }
 
 /**
