@@ -56,6 +56,13 @@ describe('bad input', () => {
     { name: 'bad tag', method: 'get', path: '/characters?tag=a%20b', status: 400, code: 'VALIDATION_FAILED', field: 'tag' },
     { name: 'over-long q', method: 'get', path: `/characters?q=${long(101)}`, status: 400, code: 'VALIDATION_FAILED', field: 'q' },
     { name: 'unknown query field', method: 'get', path: '/characters?sort=name', status: 400, code: 'VALIDATION_FAILED', field: 'sort' },
+    // class-transformer drops these keys silently, so the whitelist never saw them
+    { name: '__proto__ in a query', method: 'get', path: '/characters?__proto__=1', status: 400, code: 'VALIDATION_FAILED', field: '__proto__' },
+    { name: 'constructor in a query', method: 'get', path: '/characters?page=1&constructor=x', status: 400, code: 'VALIDATION_FAILED', field: 'constructor' },
+    { name: 'toString in a query', method: 'get', path: '/characters?toString=x', status: 400, code: 'VALIDATION_FAILED', field: 'toString' },
+    { name: 'encoded __proto__ in a query', method: 'get', path: '/characters?__pro%74o__=1', status: 400, code: 'VALIDATION_FAILED', field: '__proto__' },
+    { name: '__proto__ in a gallery query', method: 'get', path: `/characters/${characterId}/images?__proto__=1`, status: 400, code: 'VALIDATION_FAILED', field: '__proto__' },
+    { name: 'constructor in an uploads query', method: 'get', path: `/users/${user.username}/characters/${characterId}/images?constructor=x`, status: 400, code: 'VALIDATION_FAILED', field: 'constructor' },
     { name: 'bad username', method: 'get', path: '/users/Not-Valid', status: 400, code: 'VALIDATION_FAILED', field: 'username' },
     // bodies
     { name: 'missing name', method: 'post', path: '/characters', body: {}, status: 400, code: 'VALIDATION_FAILED', field: 'name' },

@@ -1,4 +1,4 @@
-import { HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ApiError, ErrorDetail } from './api-error';
 
 /** Flattens class-validator's tree into `{ field: 'set.tags[0]', message }` pairs. */
@@ -18,11 +18,30 @@ export function validationFailed(errors: ValidationError[]): ApiError {
 }
 
 /**
+ * ValidationPipe, but a key naming a member of the DTO's prototype chain (`__proto__`, `constructor`, `toString`)
+ * is refused like any other unknown one. class-transformer never copies such keys onto the instance, so the
+ * whitelist never saw them and `?__proto__=1` was silently accepted. JSON bodies are checked for them at parsing
+ * (app.setup.ts); query strings and other bodies reach only this.
+ */
+class StrictValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const metatype = metadata.metatype;
+    if (metatype && value !== null && typeof value === 'object' && !Array.isArray(value) && this.toValidate(metadata)) {
+      const dropped = Object.keys(value).find((key) => key in metatype.prototype);
+      if (dropped !== undefined) {
+        throw validationFailed([{ property: dropped, constraints: { whitelistValidation: `property ${dropped} should not exist` }, children: [] }]);
+      }
+    }
+    return super.transform(value, metadata);
+  }
+}
+
+/**
  * Strict validation for every body, query and param DTO: unknown fields are rejected, types are converted only
  * where a DTO says so (`@Type`), and failures name each field.
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new StrictValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,
