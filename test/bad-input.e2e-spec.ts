@@ -208,6 +208,20 @@ describe('bad input', () => {
     }
   });
 
+  it('lists only the constraints a value breaks, not every check of its field', async () => {
+    const cases: [path: string, body: object | undefined, details: { field: string; message: string }[]][] = [
+      ['/characters?page=-1', undefined, [{ field: 'page', message: 'page must not be less than 1' }]],
+      ['/characters?page=abc', undefined, [{ field: 'page', message: 'page must be an integer number' }]],
+      ['/characters?page=1.5&limit=1000', undefined, [{ field: 'page', message: 'page must be an integer number' }, { field: 'limit', message: 'limit must not be greater than 100' }]],
+      ['/characters', { name: 42 }, [{ field: 'name', message: 'name must be a string' }]],
+      ['/characters', { name: 'a', tags: 'x' }, [{ field: 'tags', message: 'tags must be an array' }]],
+    ];
+    for (const [path, body, details] of cases) {
+      const res = body ? await t.http.post(path).set(user.auth).send(body) : await t.http.get(path);
+      expect({ path, body, status: res.status, details: res.body.details }).toEqual({ path, body, status: 400, details });
+    }
+  });
+
   /** Sends bytes as they are over a new connection and returns all the server wrote before closing it. */
   function rawExchange(text: string): Promise<string> {
     const server = t.app.getHttpServer();

@@ -1,12 +1,33 @@
 import { ArgumentMetadata, HttpStatus, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ApiError, ErrorDetail } from './api-error';
 
+/**
+ * Checks every other check of a field presupposes, strongest first. class-validator runs all of a field's checks
+ * and the others fail on a value of the wrong type whatever it is (`Min` and `Max` on any string, so `page=abc`
+ * was "not less than 1" and "not greater than 10000" too): when one of these fails, it alone is what is wrong.
+ */
+const PREREQUISITES: readonly (readonly string[])[] = [
+  ['isDefined'],
+  ['isInt', 'isNumber', 'isString', 'isBoolean', 'isArray', 'isObject'],
+];
+
+/** The messages of the constraints a value breaks: the failed prerequisite if there is one, else all. */
+function brokenConstraints(constraints: Record<string, string>): string[] {
+  for (const tier of PREREQUISITES) {
+    const failed = tier.filter((name) => name in constraints);
+    if (failed.length > 0) {
+      return failed.map((name) => constraints[name]);
+    }
+  }
+  return Object.values(constraints);
+}
+
 /** Flattens class-validator's tree into `{ field: 'set.tags[0]', message }` pairs. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): ErrorDetail[] {
   return errors.flatMap((error) => {
     const isIndex = /^\d+$/.test(error.property);
     const field = parent ? (isIndex ? `${parent}[${error.property}]` : `${parent}.${error.property}`) : error.property;
-    const own = Object.values(error.constraints ?? {}).map((message) => ({ field, message }));
+    const own = brokenConstraints(error.constraints ?? {}).map((message) => ({ field, message }));
     return [...own, ...flattenValidationErrors(error.children ?? [], field)];
   });
 }
