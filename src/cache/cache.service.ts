@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { CacheModuleOptions, ResolvedCacheOptions } from './cache.options';
 import { MODULE_OPTIONS_TOKEN } from './cache.module-definition';
 import {
+  BATCH_LEASE_REFUSED,
   BatchItemTags,
+  BatchPolicy,
   CacheKey,
   CacheLoadTimeoutError,
   CachePolicy,
@@ -406,9 +408,12 @@ export class CacheService implements OnApplicationShutdown {
   async getMany<T>(
     keys: readonly CacheKey[],
     loadMissing: (indexes: number[]) => Promise<readonly (T | null | undefined)[]>,
-    policy: CachePolicy = {},
+    policy: BatchPolicy = {},
     items: BatchItemTags<T> = {},
   ): Promise<(T | null | undefined)[]> {
+    if (policy.lease) {
+      throw new Error(`CacheService.getMany ${BATCH_LEASE_REFUSED}`);
+    }
     const now = Date.now();
     const since = this.clock.now();
     const budget = newBudget();

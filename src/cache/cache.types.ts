@@ -50,6 +50,20 @@ export interface CachePolicy {
   jitter?: number;
 }
 
+/**
+ * The policy of a `getMany` batch: a `CachePolicy` without `lease`. A lease per missing id would cost a Redis
+ * round trip per id on every miss, and a waiter would have to split its one loader call by who holds which id;
+ * batches share their loads within an instance only (see the README, "Batches").
+ */
+export type BatchPolicy = Omit<CachePolicy, 'lease'> & {
+  /** Not for batches: concurrent batches share their loads within an instance, never across instances. */
+  lease?: never;
+};
+
+/** Why a batch refuses `lease` (for callers the types do not stop). */
+export const BATCH_LEASE_REFUSED =
+  'does not take lease: it would be a Redis lease per missing id on every miss, for loads that are one call anyway (concurrent batches share their loads within an instance)';
+
 /** Tags of one item of a `getMany` batch, by its index into the keys, on top of the batch policy's own. */
 export interface BatchItemTags<T> {
   /** Known before the load (from the item's id): stamped before it, like `CachePolicy.tagsBefore`. */

@@ -1,5 +1,5 @@
 import type { CacheService } from './cache.service';
-import { cacheKey, CacheKey, CachePolicy, EvictMode, NamespaceOwner } from './cache.types';
+import { BATCH_LEASE_REFUSED, cacheKey, CacheKey, CachePolicy, EvictMode, NamespaceOwner } from './cache.types';
 import type { MethodCacheMetadata } from './cache-metadata.accessor';
 import type { KeyPart } from './core/keys';
 import { copyMethodMetadata } from './copy-method-metadata';
@@ -116,6 +116,9 @@ export function createCachedMethod(
   } else if (meta.batch) {
     const policy = meta.batch;
     checkScope(policy, where);
+    if (policy.lease) {
+      throw new Error(`${where}: @CacheableBatch ${BATCH_LEASE_REFUSED}`);
+    }
     method = async function (this: unknown, ids: readonly unknown[], ...rest: unknown[]) {
       const args = [ids, ...rest];
       const keys = ids.map((id) => cacheKey(policy.namespace, ...scopedParts(policy, policy.key(id, ...rest), args, where)));

@@ -4,7 +4,7 @@ export { CacheContext } from './cache-context';
 export type { CacheRead, ReadFreshness } from './cache-context';
 export type { CacheModuleOptions, RedisConnectionOptions, RedisNode } from './cache.options';
 export { cacheKey, CacheLoadTimeoutError } from './cache.types';
-export type { BatchItemTags, CacheKey, CachePolicy, CacheResult, CacheSource, CacheStatus, EvictMode } from './cache.types';
+export type { BatchItemTags, BatchPolicy, CacheKey, CachePolicy, CacheResult, CacheSource, CacheStatus, EvictMode } from './cache.types';
 export { Cacheable, CacheableBatch, CacheEvict, CachePut } from './decorators/cache.decorators';
 export type {
   CacheableBatchPolicy,

@@ -559,6 +559,11 @@ describe('cache engine on a real Redis', () => {
     expect(await b.get(cacheKey('batch', 4))).toBe('loaded 4');
   });
 
+  it('refuses a lease on a batch: a batch coordinates its loads within one instance only', async () => {
+    // @ts-expect-error lease is not a batch option
+    await expect(a.getMany([cacheKey('batch-lease', 1)], async () => ['v'], { lease: true })).rejects.toThrow(/lease/);
+  });
+
   it('keeps in L1 bytes of its own, never a view into a larger reply buffer that would stay alive with it', async () => {
     // ioredis hands back each value of an MGET as a slice of the whole reply (or of a socket read): an L1 entry
     // holding that slice would keep every other value of the reply in memory, outside L1's byte budget.

@@ -302,6 +302,17 @@ describe('cache decorators: mistakes stop the boot with a clear message', () => 
     await expect(boot([TransientService])).rejects.toThrow(/TransientService is transient/);
   });
 
+  it('refuses a lease on a batch: it would be a lease per id, and a batch coordinates its loads within one instance', async () => {
+    @Injectable()
+    class LeasedBatch {
+      @CacheableBatch({ namespace: 'leased', scope: 'public', key: (id: string) => [id], lease: true } as never)
+      async many(ids: readonly string[]): Promise<string[]> {
+        return [...ids];
+      }
+    }
+    await expect(boot([LeasedBatch])).rejects.toThrow(/LeasedBatch.many: @CacheableBatch does not take lease/);
+  });
+
   it('refuses one namespace read by two classes: each would answer the other\'s calls', async () => {
     abstract class BaseRepo {
       @Cacheable({ namespace: 'base', scope: 'public', key: (id: string) => [id] })

@@ -58,8 +58,10 @@ export interface CacheEvictPolicy<A extends unknown[], R> {
 }
 
 /** A method that takes ids first and returns one result per id, in order: only missing ids reach it. */
-export type CacheableBatchPolicy<I, Rest extends unknown[], R> = BasePolicy &
+export type CacheableBatchPolicy<I, Rest extends unknown[], R> = Omit<BasePolicy, 'lease'> &
   CacheScope<[readonly I[], ...Rest]> & {
+    /** Not for batches (refused at boot too): concurrent batches share their loads within an instance only. */
+    lease?: never;
     namespace: string;
     /** Key parts of one item. */
     key: (id: I, ...rest: Rest) => readonly KeyPart[];
