@@ -27,7 +27,7 @@ import type { NamespaceOwner } from './cache.types';
 import { RateLimitedLogger } from './core/rate-limited-logger';
 import { RecentInvalidations } from './core/recent-invalidations';
 import { resolveCacheOptions } from './core/resolve-options';
-import { Flight, SingleFlight, TIMED_OUT, within } from './core/single-flight';
+import { SingleFlight, TIMED_OUT, within } from './core/single-flight';
 import { Freshness, TagVersions } from './core/tag-versions';
 import { closeRedisClient, createRedisClient, isClusterClient, RedisClient, watchShards } from './redis/redis-clients';
 
@@ -403,7 +403,8 @@ export class CacheService implements OnApplicationShutdown {
    * `loadMissing` for what is still missing; each loaded value is stored under its own key. `loadMissing` gets
    * the indexes (into `keys`) it must load and returns values in that order. Tags that differ per item come from
    * `items` (by index into `keys`), on top of the policy's: `tagsBefore` (known before the load, stamped before it)
-   * and `tags` (of the loaded value, stamped after it).
+   * and `tags` (of the loaded value, stamped after it). Each missing key is loaded as `getOrSet` would load it
+   * (see loadMany): shared with loads of it in progress, bounded by the hard timeout, stale within grace.
    */
   async getMany<T>(
     keys: readonly CacheKey[],
@@ -425,14 +426,22 @@ export class CacheService implements OnApplicationShutdown {
     }
     const out = new Array<T | null | undefined>(keys.length);
     let missing: number[] = [];
+    /** Entries past fresh but still usable (by index), the fallback of a load that fails or is slow. */
+    let stale: Map<number, Fallback> | undefined;
     for (let i = 0; i < keys.length; i++) {
       const env = policy.l1 !== false ? this.l1.get(full[i]) : undefined;
-      if (env && (this.judgeSync(env, now) ?? (await this.judge(env, now))) === 'fresh') {
-        out[i] = env.value as T;
+      const judgement = env && (this.judgeSync(env, now) ?? (await this.judge(env, now)));
+      if (judgement === 'fresh') {
+        out[i] = env!.value as T;
         this.metrics.get(keys[i].namespace, 'l1', 'hit');
-      } else {
-        missing.push(i);
+        continue;
       }
+      if (judgement === 'unusable') {
+        this.l1.delete(full[i]);
+      } else if (judgement) {
+        (stale ??= new Map()).set(i, { env, judgement });
+      }
+      missing.push(i);
     }
     if (missing.length > 0 && this.l2) {
       const found = await this.l2.mget(missing.map((i) => full[i]), budget);
@@ -441,40 +450,38 @@ export class CacheService implements OnApplicationShutdown {
         for (const [j, i] of missing.entries()) {
           const bytes = found[j] && !this.pendingKeys.has(full[i]) ? found[j] : null;
           const env = bytes ? Envelope.fromStored(full[i], bytes, this.headers) : null;
-          if (env && (await this.judge(env, now, budget)) === 'fresh') {
-            out[i] = env.value as T;
+          const judgement = env ? await this.judge(env, now, budget) : 'unusable';
+          if (judgement === 'fresh') {
+            out[i] = env!.value as T;
             if (policy.l1 !== false) {
-              this.keepRead(full[i], env, since, now);
+              this.keepRead(full[i], env!, since, now);
             }
             this.metrics.get(keys[i].namespace, 'l2', 'hit');
-          } else {
-            still.push(i);
+            continue;
           }
+          const held = stale?.get(i);
+          if (judgement !== 'unusable' && (!held || env!.header.c > held.env.header.c)) {
+            (stale ??= new Map()).set(i, { env: env!, judgement });
+          }
+          still.push(i);
         }
         missing = still;
       }
     }
+    if (missing.length > 0 && this.l2 && policy.l1 !== false) {
+      // As in getOrSet: a load of a key may have ended while the MGET was out; what it stored is in L1 now.
+      missing = missing.filter((i) => {
+        const stored = this.l1.get(full[i]);
+        if (!stored || stored === stale?.get(i)?.env || this.judgeSync(stored, Date.now()) !== 'fresh') {
+          return true;
+        }
+        out[i] = stored.value as T;
+        this.metrics.get(keys[i].namespace, 'l1', 'hit');
+        return false;
+      });
+    }
     if (missing.length > 0) {
-      missing.forEach((i) => this.metrics.get(keys[i].namespace, 'none', 'miss'));
-      // As in getOrSet: the tags known before the load are stamped before it, so a write that bumps one while
-      // the batch loads leaves Redis ahead of the stamps, even if this instance hears of it only after storing.
-      const hardMs = policy.hardTimeout !== undefined ? toMs(policy.hardTimeout) : this.options.hardTimeoutMs;
-      const own = new Map(missing.map((i) => [i, itemPolicy(policy, items, i)]));
-      const before = new Map(missing.map((i) => [i, tagsBeforeLoad(own.get(i)!, keys[i].namespace)]));
-      const stamped = await this.stampTags([...new Set([...before.values()].flat())], this.longestLifetime(policy) + hardMs, budget);
-      const started = performance.now();
-      const loaded = await loadMissing(missing);
-      const took = performance.now() - started;
-      this.metrics.load(keys[missing[0]].namespace, took / 1000, true);
-      await Promise.all(
-        missing.map(async (i, j) => {
-          const ns = keys[i].namespace;
-          // A load that outlasted the hard timeout may outlive those tag keys: its stamps are taken again.
-          const early = took <= hardMs ? stamped.filter(([tag]) => before.get(i)!.includes(tag)) : undefined;
-          const env = await this.store(ns, full[i], loaded[j], own.get(i)!, budget, { since, early, loadedSince: started });
-          out[i] = env ? (env.value as T) : loaded[j];
-        }),
-      );
+      await this.loadMany({ keys, full, missing, loadMissing, policy, items, stale, budget, since }, out);
     }
     return out;
   }
@@ -676,16 +683,160 @@ export class CacheService implements OnApplicationShutdown {
    */
   private sharedLoad<T>(ns: string, key: string, loader: () => Promise<T>, policy: CachePolicy, budget: CallBudget, since: number, hardMs: number): Promise<CacheResult<T>> {
     const known = tagsBeforeLoad(policy, ns);
-    const flight = this.loads.run(key, this.clock.now(), () => this.load(ns, key, loader, policy, budget, hardMs, known), hardMs, (running) =>
+    return this.joinLoad(
+      { ns, key, policy, since, hardMs, known },
+      () => this.load(ns, key, loader, policy, budget, hardMs, known),
+      () => this.sharedLoad(ns, key, loader, policy, budget, since, hardMs),
+    ) as Promise<CacheResult<T>>;
+  }
+
+  /**
+   * `sharedLoad` for any kind of load: joins the load of `key` in progress if this call may (see there), else
+   * runs `start`. A joined load whose result carries tags invalidated since it began is replaced by `again()`.
+   */
+  private joinLoad(
+    call: { ns: string; key: string; policy: CachePolicy; since: number; hardMs: number; known: string[] },
+    start: () => Promise<CacheResult<unknown>>,
+    again: () => Promise<CacheResult<unknown>>,
+  ): Promise<CacheResult<unknown>> {
+    const { ns, key, policy, since, known } = call;
+    const flight = this.loads.run(key, this.clock.now(), start, call.hardMs, (running) =>
       running.since >= since || !this.clock.changedSince(running.since, key, known),
-    ) as Flight<CacheResult<T>>;
+    );
     if (flight.since >= since || typeof policy.tags !== 'function') {
       return flight.promise;
     }
-    return flight.promise.then((result) =>
-      this.clock.changedSince(flight.since, key, entryTags(policy, ns, result.value))
-        ? this.sharedLoad(ns, key, loader, policy, budget, since, hardMs)
-        : result,
+    return flight.promise.then((result) => (this.clock.changedSince(flight.since, key, entryTags(policy, ns, result.value)) ? again() : result));
+  }
+
+  /**
+   * The missing items of a batch, each as `loadWithFallback` would treat it alone. An item another call is loading
+   * (a batch or `getOrSet`) waits on that load; the others are loaded together, in one call of `loadMissing`
+   * (loadBatch), which later calls for those keys join. The call waits for the items with nothing stale up to the
+   * hard timeout (then `CacheLoadTimeoutError`; a failed load is thrown); an item with an entry in grace up to its
+   * soft timeout, then it is stale. An item whose load ends while the call still waits for others takes what the
+   * load brought, even past its soft timeout.
+   */
+  private async loadMany<T>(batch: BatchCall<T>, out: (T | null | undefined)[]): Promise<void> {
+    const { keys, full, missing, loadMissing, policy, items, stale, budget, since } = batch;
+    const hardMs = policy.hardTimeout !== undefined ? toMs(policy.hardTimeout) : this.options.hardTimeoutMs;
+    const own = missing.map((i) => itemPolicy(policy, items, i));
+    const known = missing.map((i, j) => tagsBeforeLoad(own[j], keys[i].namespace));
+    /** Positions (into `missing`) of the items this call loads itself. */
+    const mine: number[] = [];
+    let settle!: { resolve: (results: CacheResult<unknown>[]) => void; reject: (error: unknown) => void };
+    const loaded = new Promise<CacheResult<unknown>[]>((resolve, reject) => (settle = { resolve, reject }));
+    const flights = missing.map((i, j) => {
+      const ns = keys[i].namespace;
+      const start = () => {
+        const slot = mine.push(j) - 1;
+        return loaded.then((results) => results[slot]);
+      };
+      const alone = async () => (await loadMissing([i]))[0];
+      return this.joinLoad({ ns, key: full[i], policy: own[j], since, hardMs, known: known[j] }, start, () =>
+        this.sharedLoad(ns, full[i], alone, own[j], budget, since, hardMs),
+      );
+    });
+    if (mine.length > 0) {
+      const indexes = mine.map((j) => missing[j]);
+      this.loadBatch(batch, indexes, mine.map((j) => own[j]), mine.map((j) => known[j]), hardMs).then(settle.resolve, settle.reject);
+    }
+
+    const results = new Array<CacheResult<unknown> | undefined>(missing.length);
+    const errors = new Array<Error | undefined>(missing.length);
+    const required: Promise<unknown>[] = [];
+    /** Items with an entry in grace, by how long to wait for them. */
+    const patient = new Map<number, Promise<unknown>[]>();
+    flights.forEach((flight, j) => {
+      // Registered before any wait below: once a wait is over, every load that has ended is in `results`.
+      flight.then(
+        (result) => (results[j] = result),
+        (error: Error) => (errors[j] = error),
+      );
+      const held = stale?.get(missing[j]);
+      if (!held) {
+        this.metrics.get(keys[missing[j]].namespace, 'none', 'miss');
+        required.push(flight);
+        return;
+      }
+      const softMs = policy.softTimeout !== undefined ? toMs(policy.softTimeout) : held.judgement === 'expired' ? 0 : hardMs;
+      const ms = Math.min(softMs, hardMs);
+      const group = patient.get(ms);
+      if (group) {
+        group.push(flight);
+      } else {
+        patient.set(ms, [flight]);
+      }
+    });
+    const waits: Promise<unknown>[] = [...patient].map(([ms, group]) => within(Promise.allSettled(group), ms));
+    if (required.length > 0) {
+      waits.push(
+        within(Promise.all(required), hardMs).then((answer) => {
+          // Loads that ended as the timer fired count as in time.
+          const late = answer === TIMED_OUT ? missing.filter((i, j) => !results[j] && !stale?.has(i)) : [];
+          if (late.length > 0) {
+            throw new CacheLoadTimeoutError(late.length > 1 ? `${full[late[0]]} and ${late.length - 1} more keys` : full[late[0]], hardMs);
+          }
+        }),
+      );
+    }
+    await Promise.all(waits);
+
+    let failure: Error | undefined;
+    missing.forEach((i, j) => {
+      const ns = keys[i].namespace;
+      const result = results[j];
+      const held = stale?.get(i);
+      if (result) {
+        out[i] = result.value as T;
+        if (held) {
+          this.metrics.get(ns, 'none', 'miss');
+        }
+        return;
+      }
+      // Only an item with an entry in grace gets here: the others' loads have all ended (or the call has thrown).
+      failure ??= errors[j];
+      out[i] = held!.env.value as T;
+      this.metrics.get(ns, held!.env === this.l1.get(full[i]) ? 'l1' : 'l2', 'stale');
+    });
+    if (failure !== undefined) {
+      this.log.warn(`Serving stale ${keys[missing[0]].namespace} entries: their loader failed (${failure instanceof Error ? failure.message : String(failure)})`);
+    }
+  }
+
+  /**
+   * The one call of `loadMissing` for the items of a batch nobody else was loading (`indexes`), as `load` for one
+   * key: the tags known before it stamped before it, each value stored under its own key.
+   */
+  private async loadBatch<T>(
+    batch: BatchCall<T>,
+    indexes: number[],
+    own: CachePolicy[],
+    known: string[][],
+    hardMs: number,
+  ): Promise<CacheResult<unknown>[]> {
+    const { keys, full, loadMissing, policy, budget } = batch;
+    const ns = keys[indexes[0]].namespace;
+    const since = this.clock.now();
+    // As in `load`: a write that bumps one of these tags while the batch loads leaves Redis ahead of the stamps.
+    const stamped = await this.stampTags([...new Set(known.flat())], this.longestLifetime(policy) + hardMs, budget);
+    const started = performance.now();
+    let loaded: readonly (T | null | undefined)[];
+    try {
+      loaded = await loadMissing(indexes);
+    } catch (error) {
+      this.metrics.load(ns, (performance.now() - started) / 1000, false);
+      throw error;
+    }
+    const took = performance.now() - started;
+    this.metrics.load(ns, took / 1000, true);
+    return Promise.all(
+      indexes.map(async (i, j): Promise<CacheResult<unknown>> => {
+        // A load that outlasted the hard timeout may outlive those tag keys: its stamps are taken again.
+        const early = took <= hardMs ? stamped.filter(([tag]) => known[j].includes(tag)) : undefined;
+        const env = await this.store(keys[i].namespace, full[i], loaded[j], own[j], budget, { since, early, loadedSince: started });
+        return { value: env ? env.value : loaded[j], source: 'miss', envelope: env };
+      }),
     );
   }
 
@@ -1172,6 +1323,26 @@ function itemPolicy<T>(policy: CachePolicy, items: BatchItemTags<T>, index: numb
     tagsBefore: tagsBefore ? [...(policy.tagsBefore ?? []), ...tagsBefore(index)] : policy.tagsBefore,
     tags: tags ? (value) => [...(typeof common === 'function' ? common(value) : (common ?? [])), ...tags(value as T, index)] : common,
   };
+}
+
+/** An entry past fresh that may still answer (see loadWithFallback). */
+interface Fallback {
+  env: Envelope;
+  judgement: Judgement;
+}
+
+/** What `getMany` hands on to loadMany and loadBatch. */
+interface BatchCall<T> {
+  keys: readonly CacheKey[];
+  full: string[];
+  /** Indexes of the items neither tier had fresh. */
+  missing: number[];
+  loadMissing: (indexes: number[]) => Promise<readonly (T | null | undefined)[]>;
+  policy: CachePolicy;
+  items: BatchItemTags<T>;
+  stale: Map<number, Fallback> | undefined;
+  budget: CallBudget;
+  since: number;
 }
 
 /** How `store` writes an entry. */

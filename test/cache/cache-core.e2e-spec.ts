@@ -1,4 +1,4 @@
-import { CacheKey, CachePolicy, CacheService, cacheKey } from '../../src/cache';
+import { CacheKey, CacheLoadTimeoutError, CachePolicy, CacheService, cacheKey } from '../../src/cache';
 import { OwnRedis } from '../support/redis-server';
 import { SLACK_MS, cacheInstance, eventually, sleep, tagKeyOf } from './support';
 
@@ -557,6 +557,123 @@ describe('cache engine on a real Redis', () => {
     expect(values).toEqual(['one', 'two', 'loaded 3', 'loaded 4']);
     expect(asked).toEqual([[2, 3]]);
     expect(await b.get(cacheKey('batch', 4))).toBe('loaded 4');
+  });
+
+  describe('a batch keeps the promises of a single key (single-flight, timeouts, grace)', () => {
+    const rows = (ids: readonly number[]) => ids.map((id) => `row ${id}`);
+    const gate = () => {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      return { opened, open };
+    };
+    const failing = async (): Promise<string[]> => {
+      throw new Error('database down');
+    };
+
+    it('concurrent batches that miss the same ids load each id once, each batch in one loader call', async () => {
+      // Eight calls of four ids each, every id in up to four of them: 0-3, 1-4, …, 7-10.
+      const sets = Array.from({ length: 8 }, (_, c) => [c, c + 1, c + 2, c + 3]);
+      const asked: number[][] = [];
+      const db = gate();
+      const loaderOf = (set: number[]) => async (indexes: number[]) => {
+        const ids = indexes.map((i) => set[i]);
+        asked.push(ids);
+        await db.opened;
+        return rows(ids);
+      };
+      const calls = sets.map((set) => a.getMany(set.map((id) => cacheKey('flight', id)), loaderOf(set), { ttl: '1m' }));
+      await eventually(() => new Set(asked.flat()).size === 11);
+      // A single-key read of an id a batch is loading waits on that load.
+      let alone = 0;
+      const single = a.getOrSet(cacheKey('flight', 5), async () => (alone++, 'loaded alone'), { ttl: '1m' });
+      db.open();
+      expect(await Promise.all(calls)).toEqual(sets.map(rows));
+      expect(await single).toBe('row 5');
+      expect(alone).toBe(0);
+      expect(asked.flat().sort((x, y) => x - y)).toEqual(Array.from({ length: 11 }, (_, i) => i));
+      expect(asked.length).toBeLessThanOrEqual(sets.length);
+      expect(await b.get(cacheKey('flight', 10))).toBe('row 10');
+    });
+
+    it('a batch waits on a single-key load in progress and loads only the rest; an id twice in a batch loads once', async () => {
+      const db = gate();
+      let loading = false;
+      const single = a.getOrSet(cacheKey('flight-mixed', 1), async () => ((loading = true), await db.opened, 'from getOrSet'), { ttl: '1m' });
+      await eventually(() => loading);
+      const asked: number[][] = [];
+      const keys = [1, 2, 2].map((id) => cacheKey('flight-mixed', id));
+      const batch = a.getMany(keys, async (indexes) => (asked.push(indexes), indexes.map((i) => `from batch ${i}`)), { ttl: '1m' });
+      await eventually(() => asked.length === 1);
+      db.open();
+      expect(await batch).toEqual(['from getOrSet', 'from batch 1', 'from batch 1']);
+      expect(await single).toBe('from getOrSet');
+      expect(asked).toEqual([[1]]);
+    });
+
+    it('stops waiting for the loader at the hard timeout, as getOrSet does, and still stores its late result', async () => {
+      const keys = [1, 2].map((id) => cacheKey('batch-hard', id));
+      const db = gate();
+      let loads = 0;
+      const slow = async (indexes: number[]) => (loads++, await db.opened, indexes.map((i) => `late ${i}`));
+      const policy = { ttl: '1m', hardTimeout: 300 } as const;
+      const started = Date.now();
+      await expect(a.getMany(keys, slow, policy)).rejects.toThrow(CacheLoadTimeoutError);
+      expect(Date.now() - started).toBeLessThan(300 + SLACK_MS);
+      // The load goes on (and is not started again meanwhile, as for a single key); what it brings is stored.
+      await expect(a.getMany(keys, slow, policy)).rejects.toThrow(/longer than 300 ms/);
+      db.open();
+      await eventually(async () => (await b.get(keys[1])) === 'late 1');
+      expect(await a.getMany(keys, failing, { ttl: '1m' })).toEqual(['late 0', 'late 1']);
+      expect(loads).toBe(1);
+    });
+
+    it('serves entries in grace when the loader throws (from L1 and from Redis), and throws when one has nothing stale', async () => {
+      const keys = [0, 1, 2].map((id) => cacheKey('batch-failsafe', id));
+      await a.getMany(keys.slice(0, 2), async (indexes) => rows(indexes), { ttl: 30, grace: '1m', jitter: 0 });
+      await sleep(50);
+      const policy = { ttl: '1m', grace: '1m' } as const;
+      expect(await a.getMany(keys.slice(0, 2), failing, policy)).toEqual(rows([0, 1]));
+      expect(await b.getMany(keys.slice(0, 2), failing, policy)).toEqual(rows([0, 1]));
+      expect(a.metrics.count('batch-failsafe', 'l1', 'stale')).toBe(2);
+      expect(b.metrics.count('batch-failsafe', 'l2', 'stale')).toBe(2);
+      await expect(a.getMany(keys, failing, policy)).rejects.toThrow('database down');
+    });
+
+    it('with mode expire, waits for the reload and serves the old entries only if reloading fails', async () => {
+      const keys = [0, 1].map((id) => cacheKey('batch-expire', id));
+      const policy = { ttl: '1m' } as const;
+      await a.getMany(keys, async (indexes) => rows(indexes), policy);
+      await a.delete(keys, 'expire');
+      expect(await a.getMany(keys, failing, policy)).toEqual(rows([0, 1]));
+      expect(await a.getMany(keys, async (indexes) => (await sleep(20), indexes.map((i) => `new ${i}`)), policy)).toEqual(['new 0', 'new 1']);
+    });
+
+    it('serves entries in grace at once while one refresh of them runs; an item refreshed while the call waits for another is fresh', async () => {
+      const keys = [0, 1, 2].map((id) => cacheKey('batch-grace', id));
+      await a.getMany(keys.slice(0, 2), async (indexes) => rows(indexes), { ttl: 30, grace: '1m', jitter: 0 });
+      await sleep(50);
+      const policy = { ttl: '1m', grace: '1m' } as const;
+      const asked: number[][] = [];
+      const db = gate();
+      const slow = async (indexes: number[]) => (asked.push(indexes), await db.opened, indexes.map((i) => `new ${i}`));
+      expect(await a.getMany(keys.slice(0, 2), slow, policy)).toEqual(rows([0, 1]));
+      expect(await b.getMany(keys.slice(0, 2), slow, { ...policy, softTimeout: 50 })).toEqual(rows([0, 1]));
+      // Another call meanwhile does not start a second refresh on this instance.
+      expect(await a.getMany(keys.slice(0, 2), slow, policy)).toEqual(rows([0, 1]));
+      expect(asked).toEqual([[0, 1], [0, 1]]);
+      db.open();
+      await eventually(async () => (await a.get(keys[1])) === 'new 1');
+      expect(await a.getMany(keys.slice(0, 2), failing, policy)).toEqual(['new 0', 'new 1']);
+
+      // The item in grace and the missing one come in one load: the call waits for the missing one anyway.
+      await a.delete([keys[0]]);
+      await a.getMany([keys[0]], async () => ['old 0'], { ttl: 30, grace: '1m', jitter: 0 });
+      await sleep(50);
+      expect(await a.getMany([keys[0], keys[2]], async (indexes) => (await sleep(20), indexes.map((i) => `newer ${i}`)), policy)).toEqual([
+        'newer 0',
+        'newer 1',
+      ]);
+    });
   });
 
   it('refuses a lease on a batch: a batch coordinates its loads within one instance only', async () => {

@@ -212,6 +212,13 @@ describe('cache decorators in a Nest application', () => {
     expect(db.reads).toBe(5);
   });
 
+  it('concurrent batch calls that miss the same ids reach the database once per id', async () => {
+    ['v', 'w', 'x'].forEach((id) => db.rows.set(id, { id, name: id }));
+    const results = await Promise.all([service.many(['v', 'w']), service.many(['w', 'x']), service.many(['x', 'v', 'w'])]);
+    expect(results.map((items) => items.map((item) => item?.name))).toEqual([['v', 'w'], ['w', 'x'], ['x', 'v', 'w']]);
+    expect(db.reads).toBe(3);
+  });
+
   it('gives a batch item the tags of its id before the load (argTags), so they are stamped before it', async () => {
     ['t', 'u'].forEach((id) => db.rows.set(id, { id, name: id }));
     const getMany = jest.spyOn(cache, 'getMany');
