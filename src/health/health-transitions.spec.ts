@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { HealthTransitions } from './health-transitions';
+import { HealthTransitions, TerminusLogger } from './health-transitions';
 
 const result = (database: 'up' | 'down', lifecycle: 'up' | 'down' = 'up') => ({
   details: { lifecycle: { status: lifecycle }, database: { status: database, ...(database === 'down' ? { message: 'timeout' } : {}) } },
@@ -39,5 +39,15 @@ describe('HealthTransitions', () => {
     expect(warn).toHaveBeenCalledTimes(2);
     t.saw('ready', result('up', 'down'), 1);
     expect(log.mock.calls.map((c) => c[1])).toEqual(['lifecycle is down', 'database is up again']);
+  });
+
+  it('Terminus logs its own lines (shutdown), but not its error on each failed probe', () => {
+    const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const terminus = new TerminusLogger();
+    terminus.log('Timeout reached, shutting down now');
+    terminus.error('Health Check has failed! {"database":{"status":"down"}}');
+    terminus.error('It seems like "HttpService" is not available');
+    expect(log.mock.calls).toEqual([['Timeout reached, shutting down now']]);
+    expect(error.mock.calls).toEqual([['It seems like "HttpService" is not available']]);
   });
 });

@@ -49,3 +49,20 @@ export class HealthTransitions {
     }
   }
 }
+
+/**
+ * Terminus's logger: its shutdown lines as they are, but not the error it writes on every failed probe
+ * ("Health Check has failed! {…}"), which HealthTransitions reports once per change instead.
+ */
+export class TerminusLogger extends Logger {
+  constructor() {
+    super('Terminus');
+  }
+
+  override error(message: unknown, ...rest: unknown[]): void {
+    if (typeof message === 'string' && message.startsWith('Health Check has failed!')) {
+      return;
+    }
+    super.error(message, ...rest);
+  }
+}

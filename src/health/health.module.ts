@@ -6,7 +6,7 @@ import { CacheSampler } from './cache-sampler';
 import { CacheHealthIndicator } from './cache.health';
 import { DatabaseHealthIndicator } from './database.health';
 import { HealthController } from './health.controller';
-import { HealthTransitions } from './health-transitions';
+import { HealthTransitions, TerminusLogger } from './health-transitions';
 import { ShutdownService } from './shutdown.service';
 
 /**
@@ -19,8 +19,7 @@ import { ShutdownService } from './shutdown.service';
       inject: [ConfigService],
       useFactory: (config: ConfigService) => ({
         gracefulShutdownTimeoutMs: config.getOrThrow<HealthConfig>('health').drainMs,
-        // Every failed probe at error level, every few seconds per pod: HealthTransitions logs the changes instead.
-        logger: false,
+        logger: new TerminusLogger(),
       }),
     }),
   ],
