@@ -228,7 +228,19 @@ export class CharactersService {
    */
   async update(id: string, dto: UpdateCharacterDto, viewer: Viewer, ifMatch?: IfMatch): Promise<CharacterResponse> {
     const versions = ifMatch && !('any' in ifMatch) ? await this.matchingVersions(id, ifMatch, viewer) : undefined;
-    await this.applyUpdate(id, dto, viewer, versions);
+    try {
+      await this.applyUpdate(id, dto, viewer, versions);
+    } catch (error) {
+      // "Changed since you read it" would send a client whose ETags a proxy weakened (gzip) into a reload loop.
+      const weakOnly = ifMatch && 'weak' in ifMatch && ifMatch.weak > 0 && ifMatch.versions.length + ifMatch.etags.length === 0;
+      throw weakOnly && error instanceof ApiError && error.getStatus() === (HttpStatus.PRECONDITION_FAILED as number)
+        ? new ApiError(
+            HttpStatus.PRECONDITION_FAILED,
+            'VERSION_MISMATCH',
+            'If-Match holds only weak ETags (W/...), which never match: send the ETag of a GET as received, or the version',
+          )
+        : error;
+    }
     return this.asWritten(id);
   }
 

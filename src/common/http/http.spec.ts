@@ -9,17 +9,17 @@ import { LowerCaseUuid } from './uuid-param.decorator';
 describe('parseIfMatch', () => {
   const etag = '"Xy3_kP9-aaaaaaaaaaaaaa"';
   it.each([
-    ['"3"', { versions: [3], etags: [] }],
-    ['7', { versions: [7], etags: [] }],
-    [etag, { versions: [], etags: [etag] }],
+    ['"3"', { versions: [3], etags: [], weak: 0 }],
+    ['7', { versions: [7], etags: [], weak: 0 }],
+    [etag, { versions: [], etags: [etag], weak: 0 }],
     ['*', { any: true }],
     [' * ', { any: true }],
     // a list: any member may match; empty members are allowed; repeated header lines arrive joined by ", "
-    [`"1", ${etag},"2"`, { versions: [1, 2], etags: [etag] }],
-    ['"1", , "2",', { versions: [1, 2], etags: [] }],
-    // strong comparison: a weak tag never matches, so it adds nothing
-    ['W/"12"', { versions: [], etags: [] }],
-    [`W/${etag}, "4"`, { versions: [4], etags: [] }],
+    [`"1", ${etag},"2"`, { versions: [1, 2], etags: [etag], weak: 0 }],
+    ['"1", , "2",', { versions: [1, 2], etags: [], weak: 0 }],
+    // strong comparison: a weak tag never matches, so it adds nothing (counted, to say so in the 412)
+    ['W/"12"', { versions: [], etags: [], weak: 1 }],
+    [`W/${etag}, "4"`, { versions: [4], etags: [], weak: 1 }],
     [undefined, undefined],
     ['', undefined],
   ])('reads %p as %p', (header, expected) => {

@@ -5,7 +5,7 @@ import { ApiError } from '../errors/api-error';
  * ETags as sent by a GET (`"<content hash>"`), of which any one may match. A weak tag (`W/"7"`) is kept out of
  * both lists: If-Match compares strongly, so it never matches.
  */
-export type IfMatch = { any: true } | { versions: number[]; etags: string[] };
+export type IfMatch = { any: true } | { versions: number[]; etags: string[]; weak: number };
 
 const VERSION = /^(?:"(\d{1,9})"|(\d{1,9}))$/;
 const ETAG = /^"[A-Za-z0-9_-]{8,64}"$/;
@@ -25,6 +25,7 @@ export function parseIfMatch(header: string | undefined): IfMatch | undefined {
   }
   const versions: number[] = [];
   const etags: string[] = [];
+  let weak = 0;
   // Empty members (`"1", , "2"`) are allowed by the list syntax; repeated header lines arrive joined by ", ".
   const members = header
     .split(',')
@@ -36,12 +37,14 @@ export function parseIfMatch(header: string | undefined): IfMatch | undefined {
       versions.push(Number(version[1] ?? version[2]));
     } else if (ETAG.test(member)) {
       etags.push(member);
-    } else if (!WEAK.test(member)) {
+    } else if (WEAK.test(member)) {
+      weak++;
+    } else {
       throw ApiError.badRequest('If-Match', 'If-Match must be *, or versions ("3") or ETags as sent by a GET, separated by commas');
     }
   }
   if (members.length === 0) {
     throw ApiError.badRequest('If-Match', 'If-Match must name at least one version or ETag, or be *');
   }
-  return { versions, etags };
+  return { versions, etags, weak };
 }
