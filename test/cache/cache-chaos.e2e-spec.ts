@@ -104,14 +104,18 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
     let row = 'old';
     let written!: () => void;
     const write = new Promise<void>((resolve) => (written = resolve));
+    let read!: () => void;
+    const wasRead = new Promise<void>((resolve) => (read = resolve));
     const load = async () => {
       const value = row; // read before the write…
+      read();
       await write; // …returned after it, and after its invalidation reached Redis
       return value;
     };
     const loading =
       api === 'getOrSet' ? cache.getOrSet(key, load, policy) : cache.getMany([key], async () => [await load()], policy, items).then(([v]) => v);
-    await sleep(20);
+    // Not a fixed sleep: how long the cache takes to reach the loader (an MGET, the tag stamps) varies.
+    await wasRead;
     row = 'new';
     await other.invalidateTags(['chaos:row']);
     written();
