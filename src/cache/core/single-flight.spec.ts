@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { SLACK_MS } from '../../../test/support/timing';
 import { SharedTimeout, TIMED_OUT } from './single-flight';
 
@@ -58,6 +60,24 @@ describe('SharedTimeout', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it('keeps nothing a settled promise gave alive until its deadline', async () => {
+    // A Redis reply held for the whole command timeout is promoted to the old generation: full GCs on a busy server.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const timeout = new SharedTimeout(60_000);
+    const answer = async () => {
+      const reply = { bytes: Buffer.alloc(16_384) };
+      await timeout.within(Promise.resolve(reply));
+      return new WeakRef(reply);
+    };
+    const reply = await answer();
+    // A WeakRef keeps its target until the current job ends.
+    await sleep(0);
+    gc();
+    expect(reply.deref()).toBeUndefined();
+    expect(timeout.pending).toBe(0);
   });
 
   it('times out at once with no time at all', async () => {

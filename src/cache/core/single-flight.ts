@@ -95,8 +95,13 @@ export function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof T
 
 interface Deadline {
   readonly at: number;
-  readonly resolve: (value: typeof TIMED_OUT) => void;
-  settled: boolean;
+  /**
+   * Settles the caller's promise with TIMED_OUT; null once that promise is settled. Dropped then, not kept until
+   * the deadline: a resolve function holds its promise, and a settled promise holds its value. Kept, every Redis
+   * reply (a slice of a socket read) would live for the whole command timeout, long enough to be promoted to the
+   * old generation: in a profile of the 14 KB L2 hit, 34 full GCs in 5 s instead of none, and a quarter of the CPU.
+   */
+  resolve: ((value: typeof TIMED_OUT) => void) | null;
 }
 
 /**
@@ -120,19 +125,19 @@ export class SharedTimeout {
       return Promise.resolve(TIMED_OUT);
     }
     return new Promise((resolve, reject) => {
-      const deadline: Deadline = { at: performance.now() + this.ms, resolve, settled: false };
+      const deadline: Deadline = { at: performance.now() + this.ms, resolve };
       this.queue.push(deadline);
       this.timer ??= this.arm(this.ms);
       promise.then(
         (value) => {
-          if (!deadline.settled) {
-            deadline.settled = true;
+          if (deadline.resolve !== null) {
+            deadline.resolve = null;
             resolve(value);
           }
         },
         (error: Error) => {
-          if (!deadline.settled) {
-            deadline.settled = true;
+          if (deadline.resolve !== null) {
+            deadline.resolve = null;
             reject(error);
           }
         },
@@ -144,7 +149,7 @@ export class SharedTimeout {
   get pending(): number {
     let count = 0;
     for (let i = this.head; i < this.queue.length; i++) {
-      count += this.queue[i].settled ? 0 : 1;
+      count += this.queue[i].resolve === null ? 0 : 1;
     }
     return count;
   }
@@ -161,12 +166,13 @@ export class SharedTimeout {
     const { queue } = this;
     while (this.head < queue.length) {
       const deadline = queue[this.head];
-      if (!deadline.settled) {
+      const { resolve } = deadline;
+      if (resolve !== null) {
         if (deadline.at > now) {
           break;
         }
-        deadline.settled = true;
-        deadline.resolve(TIMED_OUT);
+        deadline.resolve = null;
+        resolve(TIMED_OUT);
       }
       this.head++;
     }
