@@ -1,6 +1,8 @@
-import { connect, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import type { Logger as PinoInstance } from 'pino';
+import { ROOT_LOGGER } from '../src/logging/logging.module';
 import { createCharacter, createUser, tableCounts, TestUser } from './support/fixtures';
+import { parseRawAnswer, rawExchange } from './support/raw-http';
 import { bootTestApp, TestApp } from './support/test-app';
 
 interface Case {
@@ -222,25 +224,7 @@ describe('bad input', () => {
     }
   });
 
-  /** Sends bytes as they are over a new connection and returns all the server wrote before closing it. */
-  function rawExchange(text: string): Promise<string> {
-    const server = t.app.getHttpServer();
-    const { port } = server.address() as AddressInfo;
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => socket.write(text));
-      const chunks: Buffer[] = [];
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-      socket.on('error', reject);
-      socket.setTimeout(5_000, () => socket.destroy(new Error('no answer within 5 s')));
-    });
-  }
-
-  it('answers requests Node refuses before routing (malformed HTTP) in the error shape, and closes', async () => {
-    const server = t.app.getHttpServer();
-    if (!server.listening) {
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    }
+  it('answers requests Node refuses before routing (malformed HTTP) in the error shape, with a request id, and closes', async () => {
     const cases: [name: string, request: string, status: number, code: string][] = [
       ['garbage request line', 'GARBAGE\r\n\r\n', 400, 'BAD_REQUEST'],
       ['Content-Length with Transfer-Encoding', 'POST /characters HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'BAD_REQUEST'],
@@ -250,14 +234,28 @@ describe('bad input', () => {
     ];
     for (const [name, request, status, code] of cases) {
       const before = await tableCounts(t);
-      const answer = await rawExchange(request);
-      const [head, body] = answer.split('\r\n\r\n');
-      expect({ name, statusLine: head.split('\r\n')[0] }).toEqual({ name, statusLine: expect.stringMatching(new RegExp(`^HTTP/1.1 ${status} `)) });
-      expect(head).toMatch(/\r\ncontent-type: application\/json; charset=utf-8\r\n/i);
-      expect(head).toMatch(/\r\ncache-control: no-store\r\n/i);
-      expect(JSON.parse(body)).toEqual({ statusCode: status, error: expect.any(String), code, message: expect.any(String) });
+      const answer = parseRawAnswer(await rawExchange(t, request));
+      expect({ name, status: answer.status }).toEqual({ name, status });
+      expect(answer.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+      expect(answer.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(JSON.parse(answer.body)).toEqual({ statusCode: status, error: expect.any(String), code, message: expect.any(String) });
       expect(await tableCounts(t)).toEqual(before);
     }
+  });
+
+  it('echoes a well-formed X-Request-Id of a refused request, and logs the refusal under it', async () => {
+    // The test app's logger is silent: what it is asked to write is seen through a spy.
+    const info = jest.spyOn(t.app.get<PinoInstance>(ROOT_LOGGER), 'info');
+    const answer = parseRawAnswer(await rawExchange(t, `GET /characters HTTP/1.1\r\nHost: x\r\nX-Request-Id: refused-1\r\nX-Pad: ${long(20_000)}\r\n\r\n`));
+    expect(answer.status).toBe(431);
+    expect(answer.headers.get('x-request-id')).toBe('refused-1');
+    // One sent twice is no id to trust: a new one.
+    const twice = parseRawAnswer(await rawExchange(t, 'GARBAGE / HTTP/1.1\r\nX-Request-Id: a\r\nX-Request-Id: b\r\n\r\n'));
+    expect(twice.status).toBe(400);
+    expect(twice.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(info).toHaveBeenCalledWith(expect.objectContaining({ reqId: 'refused-1', code: 'HEADERS_TOO_LARGE', res: { statusCode: 431 } }), 'request refused');
+    info.mockRestore();
   });
 
   it('answers a method a known path does not take with 405 and the methods it does take in Allow', async () => {

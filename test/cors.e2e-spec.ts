@@ -1,5 +1,6 @@
 import { ResponseReplay } from '../src/http-cache/response-replay';
 import { createCharacter, createUser, TestUser } from './support/fixtures';
+import { parseRawAnswer, rawExchange } from './support/raw-http';
 import { OwnRedis } from './support/redis-server';
 import { bootTestApp, TestApp } from './support/test-app';
 
@@ -95,6 +96,25 @@ describe('CORS', () => {
       expect(stranger.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       expect(varies(stranger.headers.vary)).toContain('origin');
     }
+  });
+
+  it('lets an allowed origin read the answer to a request Node refused (headers too large), with its request id', async () => {
+    const request = (origin: string) =>
+      `GET /characters HTTP/1.1\r\nHost: x\r\nOrigin: ${origin}\r\nX-Request-Id: big-cookie\r\nCookie: c=${'x'.repeat(20_000)}\r\n\r\n`;
+    const allowed = parseRawAnswer(await rawExchange(t, request(FRONTEND)));
+    expect(allowed.status).toBe(431);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(FRONTEND);
+    expect(allowed.headers.get('access-control-expose-headers')).toMatch(/\bX-Request-Id\b/);
+    expect(allowed.headers.get('x-request-id')).toBe('big-cookie');
+    expect(varies(allowed.headers.get('vary'))).toContain('origin');
+    const stranger = parseRawAnswer(await rawExchange(t, request('https://evil.example')));
+    expect(stranger.status).toBe(431);
+    expect(stranger.headers.has('access-control-allow-origin')).toBe(false);
+    expect(varies(stranger.headers.get('vary'))).toContain('origin');
+    // An Origin line cut off where the bytes end is not read (it could be a prefix of another origin).
+    const cut = parseRawAnswer(await rawExchange(t, `GARBAGE / HTTP/1.1\r\nOrigin: ${FRONTEND}`));
+    expect(cut.status).toBe(400);
+    expect(cut.headers.has('access-control-allow-origin')).toBe(false);
   });
 
   it('sends no CORS headers at all when CORS_ORIGINS is empty (the default)', async () => {

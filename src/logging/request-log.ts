@@ -16,7 +16,11 @@ const QUIET_PATHS = ['/health', '/metrics'];
  * every request (`genReqId`); pino-http and Nest's logger then use the same id, and it is echoed on the response.
  */
 export function requestId(req: IncomingMessage): string {
-  const incoming = req.headers['x-request-id'];
+  return requestIdFrom(req.headers['x-request-id']);
+}
+
+/** `requestId` from the header's value alone (a request Node's parser refused has no `headers` object). */
+export function requestIdFrom(incoming: string | string[] | undefined): string {
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 

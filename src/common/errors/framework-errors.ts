@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { addVary, type CorsPolicy } from '../http/cors';
+import { requestIdFrom } from '../../logging/request-log';
 import { errorBody } from './api-error';
 
 /**
@@ -32,28 +33,85 @@ export function frameworkErrors(cors: CorsPolicy | undefined) {
   };
 }
 
+/** What the app does with a request Node's parser refused, besides answering it: a log line, when requests are logged. */
+export type RefusedRequestLog = (entry: { reqId: string; statusCode: number; code: string; remoteAddress: string | undefined }) => void;
+
+/** A header line is at most this long where the raw request is searched for one (Node's whole limit is 16 KB). */
+const MAX_SCANNED_BYTES = 65_536;
+
 /**
  * Fastify's `clientErrorHandler`: a request Node's HTTP parser refuses (a malformed request line, headers over the
- * size limit, both Content-Length and Transfer-Encoding) never becomes a request at all. Fastify's default answers
- * in a shape of its own with no `code`; this answers as every route does, then closes the connection as Node does.
+ * size limit, both Content-Length and Transfer-Encoding, or one not received in time) never becomes a request at
+ * all. Fastify's default answers in a shape of its own with no `code`; this answers as every route does, with a
+ * request id and, for an allowed origin, CORS: a browser whose cookies outgrew the header limit gets a 431 its page
+ * can read and report, instead of an opaque network error. Then it closes the connection, as Node does.
+ * `log()` is read per refusal: the logger exists only once the app is built, after this handler is given to Fastify.
  */
-export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
-  // A reset connection has nobody to answer.
-  if (error.code === 'ECONNRESET' || socket.destroyed) {
-    return;
+export function clientErrorHandler(cors: CorsPolicy | undefined, log: () => RefusedRequestLog | undefined) {
+  return (error: NodeJS.ErrnoException, socket: Socket): void => {
+    // A reset connection has nobody to answer.
+    if (error.code === 'ECONNRESET' || socket.destroyed) {
+      return;
+    }
+    const [status, code, message] =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'The request was not received in time']
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'HEADERS_TOO_LARGE', 'The request line and headers are too large']
+          : [400, 'BAD_REQUEST', 'The request is not valid HTTP'];
+    // The data the parser failed on (none for a timeout): its last chunk read, which for a request sent in one
+    // piece (a browser's, headers and all) is the whole head. Enough for the two headers the answer depends on.
+    // (Fastify's types call it `{ type, data }`, its JSON form; Node hands over the Buffer.)
+    const raw = (error as { rawPacket?: unknown }).rawPacket;
+    const sent = Buffer.isBuffer(raw) ? receivedHeaders(raw, ['origin', 'x-request-id']) : new Map<string, string>();
+    const reqId = requestIdFrom(sent.get('x-request-id'));
+    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nX-Request-Id: ${reqId}\r\n`;
+    if (cors) {
+      head += 'Vary: Origin\r\n';
+      for (const [name, value] of cors.headersFor(sent.get('origin'))) {
+        head += `${name}: ${value}\r\n`;
+      }
+    }
+    const body = JSON.stringify(errorBody(status, code, message));
+    if (socket.writable) {
+      socket.write(
+        `${head}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    log()?.({ reqId, statusCode: status, code, remoteAddress: socket.remoteAddress });
+    socket.destroy(error);
+  };
+}
+
+/**
+ * The value of each of `names` (lower case) among the complete header lines of raw request bytes; a name sent
+ * twice counts as not sent (which one would a server trust?). The first line is taken for the request line (or, in
+ * a later chunk, a line cut at its start) and the last for one cut off where the bytes end: neither is read, since
+ * a truncated Origin could be a prefix of another origin.
+ */
+export function receivedHeaders(raw: Buffer, names: readonly string[]): Map<string, string> {
+  const text = raw.toString('latin1', 0, Math.min(raw.length, MAX_SCANNED_BYTES));
+  const lines = text.split('\r\n');
+  // The request line first; the last piece is either empty (the head ended) or a line cut off.
+  lines.shift();
+  lines.pop();
+  const found = new Map<string, string>();
+  const twice = new Set<string>();
+  for (const line of lines) {
+    if (line === '') {
+      break;
+    }
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : '';
+    if (!names.includes(name)) {
+      continue;
+    }
+    if (found.has(name)) {
+      twice.add(name);
+    }
+    found.set(name, line.slice(colon + 1).trim());
   }
-  const [status, code, message] =
-    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'REQUEST_TIMEOUT', 'The request was not received in time']
-      : error.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'HEADERS_TOO_LARGE', 'The request line and headers are too large']
-        : [400, 'BAD_REQUEST', 'The request is not valid HTTP'];
-  const body = JSON.stringify(errorBody(status, code, message));
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy(error);
+  twice.forEach((name) => found.delete(name));
+  return found;
 }
