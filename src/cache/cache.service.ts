@@ -21,37 +21,17 @@ import { Envelope, HeaderMemo, TagStamp } from './core/envelope';
 import { InvalidationClock } from './core/invalidation-clock';
 import { assertNamespace, assertNoNamespaceClash, buildKey, leaseKey, namespaceTag } from './core/keys';
 import { L1Store } from './core/l1';
-import { CallBudget, newBudget, RedisTier, type TagState, UNAVAILABLE } from './core/l2';
+import { CallBudget, newBudget, RedisTier, UNAVAILABLE } from './core/l2';
 import { notPlainJson } from './core/plain-json';
+import { PendingInvalidations } from './core/pending-invalidations';
 import type { NamespaceOwner } from './cache.types';
 import { RateLimitedLogger } from './core/rate-limited-logger';
-import { RecentInvalidations } from './core/recent-invalidations';
 import { resolveCacheOptions } from './core/resolve-options';
 import { SingleFlight, TIMED_OUT, within } from './core/single-flight';
 import { Freshness, TagVersions } from './core/tag-versions';
 import { closeRedisClient, createRedisClient, isClusterClient, RedisClient, watchShards } from './redis/redis-clients';
 
 type Judgement = 'fresh' | 'expired' | 'invalidated' | 'unusable';
-type BusNews = Parameters<CacheBus['publish']>[0];
-/**
- * An invalidation that could not reach Redis, or whose bus message could not be sent (`tell`: Redis has it
- * already, only other instances have not heard); `seq` orders ops against writes (see `supersede`).
- */
-type PendingOp = {
-  seq: number;
-  /** Set on a DEL or bump made again after a reconnect (see redoRecent): the time its records reach back to. */
-  redoFrom?: number;
-} & (
-  | { kind: 'del'; keys: string[] }
-  | { kind: 'tags'; tags: string[]; hard: boolean }
-  | { kind: 'tell'; news: BusNews; tries: number }
-);
-type TellOp = Extract<PendingOp, { kind: 'tell' }>;
-/** A bus message that keeps failing although Redis answers (a PUBLISH an ACL denies) is given up after this. */
-const MAX_TELL_TRIES = 3;
-/** Keys or tags per op of a redo (see redoRecent): each op must get through within one command timeout. */
-const REDO_CHUNK = 500;
-
 const DEFAULT_NULL_TTL_MS = 30_000;
 const DEFAULT_LEASE_MS = 5_000;
 
@@ -79,21 +59,11 @@ export class CacheService implements OnApplicationShutdown {
   /** Headers of entries read from Redis lately: a read of unchanged bytes skips the header parse. */
   private readonly headers = new HeaderMemo();
   private readonly instanceId = randomUUID();
-  private pending: PendingOp[] = [];
-  /** Sequence of the last op queued. */
-  private queued = 0;
-  /** Keys of the DELs in `pending`, with how many of them hold each: Redis may still hold what they remove. */
-  private readonly pendingKeys = new Map<string, number>();
-  private replaying = false;
-  /** Invalidations that reached Redis lately: made again after a reconnect (see RecentInvalidations). */
-  private readonly recent: RecentInvalidations;
-  /** Since the connection to Redis was lost: when Redis last answered before that (performance.now()). */
-  private lostAt: number | null = null;
+  /** Invalidations Redis or the bus may still lack: queued, replayed, and redone after a reconnect. */
+  private readonly invalidations: PendingInvalidations;
   private readonly namespaces = new Set<string>();
   /** The class whose decorators declared each namespace (see declareNamespace). */
   private readonly owners = new Map<string, NamespaceOwner>();
-  private probeTimer: NodeJS.Timeout | undefined;
-  private closing = false;
 
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: CacheModuleOptions) {
     this.options = resolveCacheOptions(options);
@@ -102,7 +72,6 @@ export class CacheService implements OnApplicationShutdown {
     // Disabled: nothing is read or kept, but writes still invalidate (Redis and the bus): other instances, and
     // this one once caching is on again, must not serve what a write on this instance changed.
     this.l1 = new L1Store(this.enabled ? this.options.l1MaxBytes : 0);
-    this.recent = new RecentInvalidations(this.options.redoWindowMs, this.options.maxPendingInvalidations);
     const redis = this.options.redis;
     if (!redis) {
       this.client = this.subscriber = this.l2 = this.bus = null;
@@ -122,26 +91,26 @@ export class CacheService implements OnApplicationShutdown {
         // A new connection that passed its ready check: Redis is there, so whatever waits for it (the redo
         // above all, which other instances may be reading around) goes now rather than at the next probe.
         this.l2?.breaker.success();
-        this.redoRecent();
-        void this.replayPending();
+        this.invalidations.redoRecent();
+        void this.invalidations.replayPending();
       });
       this.client.on('close', () => {
         this.metrics.redisUp = false;
-        this.lostAt ??= this.l2!.lostSince(this.recent.latestAt);
+        this.invalidations.connectionLost();
       });
       if (isClusterClient(this.client)) {
         // A shard's failover, like a reconnect: its new master may lack the last invalidations.
         watchShards(this.client, (masterLostAt) => {
-          this.lostAt = Math.min(this.lostAt ?? Infinity, masterLostAt ?? Infinity, this.l2!.lastAnswerAt);
-          this.redoRecent('a shard of the cluster has a new master');
-          void this.replayPending();
+          this.invalidations.shardFailedOver(masterLostAt);
+          this.invalidations.redoRecent('a shard of the cluster has a new master');
+          void this.invalidations.replayPending();
         });
       }
       this.l2 = new RedisTier(this.client, this.metrics, this.log, this.options.breaker, this.options.commandTimeoutMs, (state) => {
         if (state === 'closed') {
-          void this.replayPending();
+          void this.invalidations.replayPending();
         } else if (state === 'open') {
-          this.scheduleProbe();
+          this.invalidations.scheduleProbe();
         }
       });
       this.bus = new CacheBus(this.subscriber, this.l2, this.options.busChannel, this.instanceId, {
@@ -162,6 +131,17 @@ export class CacheService implements OnApplicationShutdown {
       this.bus.start();
     }
     this.tags = new TagVersions(this.options, this.l2, () => this.bus?.isConnected ?? false);
+    this.invalidations = new PendingInvalidations(
+      this.l2,
+      this.tags,
+      this.clock,
+      this.l1,
+      (news, budget) => this.publish(news, budget),
+      this.metrics,
+      this.log,
+      this.logger,
+      this.options,
+    );
   }
 
   /** The full Redis key of a cache key (prefix, schema version, namespace, encoded parts). */
@@ -448,7 +428,7 @@ export class CacheService implements OnApplicationShutdown {
       if (found !== UNAVAILABLE) {
         const still: number[] = [];
         for (const [j, i] of missing.entries()) {
-          const bytes = found[j] && !this.pendingKeys.has(full[i]) ? found[j] : null;
+          const bytes = found[j] && !this.invalidations.waitsForDel(full[i]) ? found[j] : null;
           const env = bytes ? Envelope.fromStored(full[i], bytes, this.headers) : null;
           const judgement = env ? await this.judge(env, now, budget) : 'unusable';
           if (judgement === 'fresh') {
@@ -510,10 +490,10 @@ export class CacheService implements OnApplicationShutdown {
     const done = mode === 'expire' ? await this.expireInL2(full, now, budget) : await this.l2.del(full, budget);
     // Unsent, the DEL (and its bus message) or only the message is sent again when Redis is back.
     if (done === UNAVAILABLE) {
-      await this.removeOrQueue(full, budget);
+      await this.invalidations.removeOrQueue(full, budget);
     } else {
-      this.remember({ keys: full });
-      await this.tell({ k: full }, budget);
+      this.invalidations.remember({ keys: full });
+      await this.invalidations.tell({ k: full }, budget);
     }
   }
 
@@ -532,12 +512,12 @@ export class CacheService implements OnApplicationShutdown {
     const budget = newBudget();
     const states = await this.tags.bump(tags, mode === 'remove', budget);
     if (states === UNAVAILABLE) {
-      this.queue({ kind: 'tags', tags, hard: mode === 'remove' });
+      this.invalidations.queue({ kind: 'tags', tags, hard: mode === 'remove' });
       return;
     }
-    this.remember({ tags, hard: mode === 'remove' });
+    this.invalidations.remember({ tags, hard: mode === 'remove' });
     // Redis has the new versions; other instances trust theirs while their bus is up, so they must hear of them.
-    await this.tell(this.bumpNews(tags, states), budget);
+    await this.invalidations.tell(this.invalidations.bumpNews(tags, states), budget);
   }
 
   /** Every entry of a namespace, in O(1): the namespace is a tag every one of its entries carries. */
@@ -557,14 +537,13 @@ export class CacheService implements OnApplicationShutdown {
       breaker: this.l2?.breaker.state ?? 'closed',
       l1Entries: this.l1.size,
       l1Bytes: this.l1.bytes,
-      pendingInvalidations: this.pending.length,
+      pendingInvalidations: this.invalidations.size,
       degraded: this.client !== null && (!redisReady || this.l2?.breaker.state !== 'closed'),
     };
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.closing = true;
-    clearTimeout(this.probeTimer);
+    this.invalidations.close();
     this.bus?.stop();
     await Promise.all([this.client, this.subscriber].filter((c) => c !== null).map((c) => closeRedisClient(c)));
   }
@@ -579,7 +558,7 @@ export class CacheService implements OnApplicationShutdown {
    */
   private readL2(key: string, budget?: CallBudget): Promise<Envelope | null> {
     // A DEL that has not reached Redis yet: what Redis holds may be the very value it removes.
-    if (!this.l2 || (this.pendingKeys.size > 0 && this.pendingKeys.has(key))) {
+    if (!this.l2 || this.invalidations.waitsForDel(key)) {
       return NO_ENVELOPE;
     }
     const flight = this.l2Reads.get(key);
@@ -928,8 +907,8 @@ export class CacheService implements OnApplicationShutdown {
 
   private async store(ns: string, key: string, value: unknown, policy: CachePolicy, budget: CallBudget, how: StoreHow): Promise<Envelope | null> {
     const { since, publish = false, early, loadedSince } = how;
-    // Ops queued from here on are later than this write (see `supersede`).
-    const queuedBefore = this.queued;
+    // Ops queued from here on are later than this write (see PendingInvalidations.supersede).
+    const queuedBefore = this.invalidations.lastQueued;
     if (value === undefined || (value === null && !policy.cacheNull) || policy.unless?.(value)) {
       return null;
     }
@@ -972,7 +951,7 @@ export class CacheService implements OnApplicationShutdown {
         this.l2.set(key, env.stored(compressFrom(policy)), lifetimeMs, budget).then((answer) => {
           // Remembered as soon as Redis has it (not after the PUBLISH: a reconnect may come in between).
           if (publish && answer !== UNAVAILABLE) {
-            this.remember({ keys: [key] });
+            this.invalidations.remember({ keys: [key] });
           }
           return answer;
         }),
@@ -980,11 +959,11 @@ export class CacheService implements OnApplicationShutdown {
       ]);
       if (publish && written === UNAVAILABLE) {
         // A write (`set`) that Redis missed: the value before it is still there, and in other instances' L1.
-        await this.removeOrQueue([key], budget);
+        await this.invalidations.removeOrQueue([key], budget);
       } else if (publish) {
-        this.supersede(key, queuedBefore);
+        this.invalidations.supersede(key, queuedBefore);
         if (withSet ? !told : !(await this.publish({ k: [key] }, budget))) {
-          this.queue({ kind: 'tell', news: { k: [key] }, tries: 0 });
+          this.invalidations.queue({ kind: 'tell', news: { k: [key] }, tries: 0 });
         }
       }
     }
@@ -1019,7 +998,7 @@ export class CacheService implements OnApplicationShutdown {
     return Math.max(1, Math.round(ttlMs * (1 + jitter * (Math.random() * 2 - 1))));
   }
 
-  // --- invalidation bookkeeping --------------------------------------------------------------------------
+  // --- invalidating -------------------------------------------------------------------------------------
 
   private async expireInL2(keys: string[], now: number, budget: CallBudget) {
     return this.l2!.guard('EXPIRE-ENTRY', async (c) => {
@@ -1034,252 +1013,9 @@ export class CacheService implements OnApplicationShutdown {
     }, budget);
   }
 
-  private queue(op: DistributiveOmit<PendingOp, 'seq'>): void {
-    if (this.pending.length >= this.options.maxPendingInvalidations) {
-      this.retire(this.pending.shift()!);
-      this.log.warn('Too many invalidations waiting for Redis: the oldest was dropped');
-    }
-    const queued = { ...op, seq: ++this.queued };
-    this.pending.push(queued);
-    if (queued.kind === 'del') {
-      queued.keys.forEach((k) => this.pendingKeys.set(k, (this.pendingKeys.get(k) ?? 0) + 1));
-    }
-    this.scheduleProbe();
-  }
-
-  /**
-   * Keys a write meant to replace or expire, which Redis did not take. Out of memory (see `isOutOfMemory` in l2.ts)
-   * it still takes a DEL: the keys go now, and other instances are told after it (one that heard a message sent
-   * along with the refused write may have read the old value back meanwhile). Otherwise a DEL waits for Redis to
-   * be back (`replayPending`), and the old value stays there and in other instances' L1 until then.
-   */
-  private async removeOrQueue(keys: string[], budget: CallBudget): Promise<void> {
-    if (budget.outOfMemory && (await this.l2!.del(keys)) !== UNAVAILABLE) {
-      this.remember({ keys });
-      this.removedForLackOfMemory();
-      await this.tell({ k: keys }, newBudget());
-    } else {
-      this.queue({ kind: 'del', keys });
-    }
-  }
-
-  /** The bus message of a bump: new versions, and the tags whose keys were deleted instead (see TagVersions.bumpInRedis). */
-  private bumpNews(tags: readonly string[], states: readonly (TagState | null)[]): BusNews {
-    const news: BusNews = {};
-    tags.forEach((tag, i) => {
-      const state = states[i];
-      if (state) {
-        (news.t ??= []).push(busTag(tag, state));
-      } else {
-        (news.g ??= []).push(tag);
-      }
-    });
-    if (news.g) {
-      this.removedForLackOfMemory();
-    }
-    return news;
-  }
-
-  private removedForLackOfMemory(): void {
-    this.log.warn('Redis is out of memory: invalidations delete keys instead of writing them (check maxmemory and maxmemory-policy)');
-  }
-
-  /** A bus message for other instances; queued when it cannot be sent now (Redis itself is right already). */
-  private async tell(news: BusNews, budget: CallBudget): Promise<void> {
-    if (!(await this.publish(news, budget))) {
-      this.queue({ kind: 'tell', news, tries: 0 });
-    }
-  }
-
-  /**
-   * A write of `key` reached Redis and the bus: a DEL of it queued before the write began (`before`) would only
-   * remove the newer value. One queued after it stays: it is a later write.
-   */
-  private supersede(key: string, before: number): void {
-    if (!this.pendingKeys.has(key)) {
-      return;
-    }
-    for (let i = this.pending.length - 1; i >= 0; i--) {
-      const op = this.pending[i];
-      if (op.seq <= before && op.kind === 'del' && op.keys.includes(key)) {
-        op.keys = op.keys.filter((k) => k !== key);
-        this.release(key);
-        if (op.keys.length === 0) {
-          this.pending.splice(i, 1);
-        }
-      }
-    }
-  }
-
-  /** A queued invalidation has reached Redis (or was dropped): what it held back is read from Redis again. */
-  private retire(op: PendingOp): void {
-    if (op.kind === 'tags') {
-      this.tags.settle(op.tags);
-    } else if (op.kind === 'del') {
-      op.keys.forEach((key) => this.release(key));
-    }
-  }
-
-  private release(key: string): void {
-    const count = this.pendingKeys.get(key) ?? 0;
-    if (count <= 1) {
-      this.pendingKeys.delete(key);
-    } else {
-      this.pendingKeys.set(key, count - 1);
-    }
-  }
-
-  /** Redis is back: replay, in order, the invalidations it missed, so other instances' L2 reads are right again. */
-  private async replayPending(): Promise<void> {
-    if (this.replaying || this.pending.length === 0 || !this.l2) {
-      return;
-    }
-    this.replaying = true;
-    try {
-      while (this.pending.length > 0) {
-        const head = this.pending[0];
-        let tell: TellOp;
-        if (head.kind === 'tell') {
-          tell = head;
-        } else {
-          const news = head.kind === 'del' ? await this.replayDel(head.keys) : await this.replayTags(head.tags, head.hard);
-          if (news === null) {
-            return;
-          }
-          if (head.redoFrom !== undefined) {
-            this.metrics.invalidationsRedone += head.kind === 'del' ? head.keys.length : head.tags.length;
-          }
-          // Redis has it now; what is left is telling other instances (never a second DEL or bump). By identity:
-          // an overflow (which retires what it drops) or `supersede` may have taken the op out meanwhile.
-          tell = { seq: head.seq, kind: 'tell', news, tries: 0 };
-          const at = this.pending.indexOf(head);
-          if (at >= 0) {
-            this.retire(head);
-            this.pending[at] = tell;
-          } else {
-            this.pending.unshift(tell);
-          }
-        }
-        if (!(await this.publish(tell.news))) {
-          if (++tell.tries < MAX_TELL_TRIES) {
-            return;
-          }
-          this.log.warn('Gave up on a cache bus message that Redis keeps refusing');
-        }
-        const at = this.pending.indexOf(tell);
-        if (at >= 0) {
-          this.pending.splice(at, 1);
-        }
-      }
-    } finally {
-      this.replaying = false;
-    }
-  }
-
-  /**
-   * Reads of these keys since the delete may have found the old value in Redis again (a read that closed the
-   * breaker, say) and kept it in L1: it goes, and reads still out do not keep what they bring back.
-   */
-  private async replayDel(keys: string[]): Promise<BusNews | null> {
-    if ((await this.l2!.del(keys)) === UNAVAILABLE) {
-      return null;
-    }
-    this.remember({ keys });
-    this.clock.keysInvalidated(keys);
-    keys.forEach((k) => this.l1.delete(k));
-    return { k: keys };
-  }
-
-  /** The bump, and the news of it for other instances; null if Redis did not take it. */
-  private async replayTags(tags: string[], hard: boolean): Promise<BusNews | null> {
-    const states = await this.tags.bumpInRedis(tags, hard);
-    if (states === UNAVAILABLE) {
-      return null;
-    }
-    this.remember({ tags, hard });
-    this.clock.tagsInvalidated(tags);
-    return this.bumpNews(tags, states);
-  }
-
-  /**
-   * An invalidation reached Redis: kept for `redoWindow`, in case Redis loses it (see RecentInvalidations). Redis
-   * has just answered, so what is older than the window before now is older than the window before Redis last
-   * answered too, and `redoRecent` would never pick it: it can go.
-   */
-  private remember(done: { keys: string[] } | { tags: string[]; hard: boolean }): void {
-    const now = performance.now();
-    this.recent.prune(now);
-    const dropped = 'keys' in done ? this.recent.keysDone(done.keys, now) : this.recent.tagsDone(done.tags, done.hard, now);
-    if (dropped > 0) {
-      this.log.warn(
-        `More invalidations within redoWindow than maxPendingInvalidations (${this.options.maxPendingInvalidations}): the oldest would not be made again after a reconnect`,
-      );
-    }
-  }
-
-  /**
-   * The connection to Redis is back after it was lost: the invalidations made shortly before Redis last answered
-   * (and since) are queued again, since Redis may have lost them — a failover to a replica they had not reached
-   * yet, a restart from an append-only file. Queued, not sent here: they go in order with what is already
-   * waiting, and until they are done this instance reads neither those keys from Redis (`pendingKeys`) nor
-   * entries of those tags as fresh (`TagVersions.hold`). A redo still waiting from an earlier reconnect (the
-   * connection dropped again before it got through) is replaced by one reaching back to the earlier time.
-   */
-  private redoRecent(why = 'Redis is back'): void {
-    const lostAt = this.lostAt;
-    this.lostAt = null;
-    if (lostAt === null) {
-      return;
-    }
-    let from = lostAt - this.recent.windowMs;
-    for (const op of this.pending.filter((o) => o.redoFrom !== undefined)) {
-      from = Math.min(from, op.redoFrom!);
-      this.pending.splice(this.pending.indexOf(op), 1);
-      this.retire(op);
-    }
-    const redo = this.recent.since(from);
-    for (let i = 0; i < redo.keys.length; i += REDO_CHUNK) {
-      this.queue({ kind: 'del', keys: redo.keys.slice(i, i + REDO_CHUNK), redoFrom: from });
-    }
-    for (const [tags, hard] of [[redo.hardTags, true], [redo.softTags, false]] as const) {
-      for (let i = 0; i < tags.length; i += REDO_CHUNK) {
-        const chunk = tags.slice(i, i + REDO_CHUNK);
-        this.tags.hold(chunk, hard);
-        this.queue({ kind: 'tags', tags: chunk, hard, redoFrom: from });
-      }
-    }
-    const count = redo.keys.length + redo.hardTags.length + redo.softTags.length;
-    if (count > 0) {
-      this.logger.warn(`${why}: making again ${count} invalidation(s) from just before the connection was lost, in case Redis lost them`);
-    }
-  }
-
   /** A bus message; true when there is no bus to tell. */
   private publish(message: Parameters<CacheBus['publish']>[0], budget?: CallBudget): Promise<boolean> {
     return this.bus ? this.bus.publish(message, budget) : Promise.resolve(true);
-  }
-
-  /**
-   * While the breaker is open or invalidations wait for Redis, probe it in the background (PING) so the breaker
-   * closes and missed invalidations are replayed even when no request happens to come by.
-   */
-  private scheduleProbe(): void {
-    if (this.probeTimer || this.closing || !this.l2) {
-      return;
-    }
-    const l2 = this.l2;
-    this.probeTimer = setTimeout(() => {
-      this.probeTimer = undefined;
-      void l2.ping().then(async (answer) => {
-        if (answer !== UNAVAILABLE) {
-          await this.replayPending();
-        }
-        if (l2.breaker.state !== 'closed' || this.pending.length > 0) {
-          this.scheduleProbe();
-        }
-      });
-    }, this.options.breaker.openMs + 10);
-    this.probeTimer.unref();
   }
 
   private forgetLocalState(reason: string): void {
@@ -1287,17 +1023,9 @@ export class CacheService implements OnApplicationShutdown {
     this.l1.clear();
     this.tags.clear();
     this.logger.warn(`Cleared L1: ${reason}`);
-    void this.replayPending();
+    void this.invalidations.replayPending();
   }
 }
-
-/** A tag's new state as the bus carries it (the incarnation only when known). */
-function busTag(tag: string, { v, h, i }: TagState): [string, number, number, string?] {
-  return i === undefined ? [tag, v, h] : [tag, v, h, i];
-}
-
-/** Omit over each member of a union. */
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The tags of an entry of `ns` known before its value is: all of them but those a tags function gives. */
 function tagsBeforeLoad(policy: CachePolicy, ns: string): string[] {

@@ -270,7 +270,7 @@ describe('cache under injected faults (chaos wrapper around Redis and the bus)',
         // A is replayed (its DEL runs now, the answer comes late); meanwhile another instance writes k again,
         // and a delete of k (op C) overflows the queue, which drops A — the op the replay is waiting on.
         chaos.settings = { throwRate: 0, delayMs: 0, busDelayMs: 0, replyDelayMs: 300 };
-        const replay = (small as unknown as { replayPending(): Promise<void> }).replayPending();
+        const replay = (small as unknown as { invalidations: { replayPending(): Promise<void> } }).invalidations.replayPending();
         await sleep(50);
         await other.set(k, 'written again', { ttl: '1m' });
         chaos.settings.failing = ['del'];

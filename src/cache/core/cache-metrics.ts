@@ -45,7 +45,7 @@ export class CacheMetrics {
   busMessagesIn = 0;
   busMessagesOut = 0;
   busReconnects = 0;
-  /** Invalidations (keys, tags) made again after Redis came back, in case it lost them (CacheService.redoRecent). */
+  /** Invalidations (keys, tags) made again after Redis came back, in case it lost them (PendingInvalidations.redoRecent). */
   invalidationsRedone = 0;
   l1Bytes = 0;
   l1Entries = 0;

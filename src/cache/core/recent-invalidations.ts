@@ -20,7 +20,7 @@ interface Done {
  * restart from an append-only file synced once a second — and then serve entries those writes had invalidated,
  * as fresh, until their TTL. Nothing in the entries can tell: the tag key came back with the version they were
  * stamped with. So after a reconnect, whatever was done shortly before the connection was lost is done again
- * (see CacheService.redoRecent); doing it twice only costs the entries written since a miss.
+ * (see PendingInvalidations.redoRecent); doing it twice only costs the entries written since a miss.
  *
  * One record per key or tag (the latest), in the order they were last done. Records older than the window are
  * dropped as new ones come, never by a timer: after an outage, what was done just before it must still be here

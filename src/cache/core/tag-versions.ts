@@ -241,7 +241,7 @@ export class TagVersions {
   }
 
   /**
-   * Invalidations of these tags are queued to be made again (CacheService.redoRecent): Redis may have lost them,
+   * Invalidations of these tags are queued to be made again (PendingInvalidations.redoRecent): Redis may have lost them,
    * and hold the versions from before. Until each is `settle`d, none of the tags' entries is fresh here.
    */
   hold(tags: readonly string[], hard: boolean): void {
