@@ -36,7 +36,7 @@ export function frameworkErrors(cors: CorsPolicy | undefined) {
 /** What the app does with a request Node's parser refused, besides answering it: a log line, when requests are logged. */
 export type RefusedRequestLog = (entry: { reqId: string; statusCode: number; code: string; remoteAddress: string | undefined }) => void;
 
-/** A header line is at most this long where the raw request is searched for one (Node's whole limit is 16 KB). */
+/** How much of a refused request is searched for its headers: Node's whole header limit is 16 KB. */
 const MAX_SCANNED_BYTES = 65_536;
 
 /**
@@ -90,7 +90,7 @@ export function clientErrorHandler(cors: CorsPolicy | undefined, log: () => Refu
  * a later chunk, a line cut at its start) and the last for one cut off where the bytes end: neither is read, since
  * a truncated Origin could be a prefix of another origin.
  */
-export function receivedHeaders(raw: Buffer, names: readonly string[]): Map<string, string> {
+function receivedHeaders(raw: Buffer, names: readonly string[]): Map<string, string> {
   const text = raw.toString('latin1', 0, Math.min(raw.length, MAX_SCANNED_BYTES));
   const lines = text.split('\r\n');
   // The request line first; the last piece is either empty (the head ended) or a line cut off.
