@@ -61,7 +61,7 @@ describe('what the cache holds in Redis', () => {
     await t.http.get('/users/me').set(owner.auth).expect(200);
     await t.http.get(`/generations/${ids.job}`).set(owner.auth).expect(200);
     // The prefix (app name and cache schema version), from the one entry whose key is known but for it.
-    const detailKey = (await scanKeys(raw)).find((k) => k.endsWith(`:characters:detail:${ids.character}`));
+    const detailKey = (await scanKeys(raw)).find((k) => k.endsWith(`:characters:detail:${ids.character}:sfw`));
     expect(detailKey).toBeDefined();
     prefix = detailKey!.slice(0, detailKey!.indexOf(':characters:detail:'));
   });
@@ -77,7 +77,7 @@ describe('what the cache holds in Redis', () => {
     // `@` is encoded in keys, as is every character outside letters, digits, `.`, `_` and `-` in a part.
     ['owner’s own list page', () => `characters:list:mine:1:20:-:-:%40viewer:${owner.id}`, 5 * MINUTE],
     ['featured characters', () => `characters:featured:`, 3 * MINUTE],
-    ['character detail', () => `characters:detail:${ids.character}`, 10 * MINUTE],
+    ['character detail (both views)', () => `characters:detail:${ids.character}:`, 10 * MINUTE],
     ['gallery page', () => `images:gallery:${ids.character}:1:`, 15 * MINUTE],
     ['a user’s images of a character', () => `images:user:${owner.username}:${ids.character}:1:`, 15 * MINUTE],
     ['image metadata', () => `images:detail:${ids.image}`, 15 * MINUTE],

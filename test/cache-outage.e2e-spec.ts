@@ -83,7 +83,7 @@ describe('when PostgreSQL is down', () => {
     const c = await createCharacter(t, owner, { name: 'Survivor' });
     await t.http.get(`/characters/${c.id}`).expect(200);
     // End the entry's fresh period: it is now past its TTL but inside its grace.
-    await t.app.get(CacheService).delete([cacheKey('characters:detail', c.id)], 'expire');
+    await t.app.get(CacheService).delete([cacheKey('characters:detail', c.id, 'sfw')], 'expire');
     proxy.cut();
 
     const stale = await t.http.get(`/characters/${c.id}`).expect(200);

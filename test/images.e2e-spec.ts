@@ -131,12 +131,14 @@ describe('images', () => {
       // The avatar stays the first image; only the count moves.
       expect(await characterRow(t, character.id)).toEqual({ image_count: 2, avatar_image_id: res.body.id });
 
+      // Readers who do not see nsfw images are not told of it; its owner is.
       const shown = await t.http.get(`/characters/${character.id}`).expect(200);
       expect(shown.body).toMatchObject({
-        imageCount: 2,
+        imageCount: 1,
         avatarImageId: res.body.id,
         avatarUrl: res.body.url,
       });
+      expect((await t.http.get(`/characters/${character.id}`).set(owner.auth).expect(200)).body.imageCount).toBe(2);
       expect((await t.http.get(`/images/${res.body.id}`).expect(200)).body).toEqual(res.body);
     });
 
@@ -602,6 +604,114 @@ describe('images', () => {
       await t.http.patch(`/characters/${character.id}`).set(owner.auth).send({ avatarImageId: sfw.body.id }).expect(200);
       await t.http.delete(`/images/${sfw.body.id}`).set(owner.auth).expect(204);
       expect(await characterRow(t, character.id)).toEqual({ image_count: 1, avatar_image_id: null });
+    });
+  });
+
+  describe('imageCount: what the viewer can open', () => {
+    // Mixed: 1 sfw and 3 nsfw images; plain: 2 sfw. By all images mixed is the more popular, by sfw images plain.
+    let mixed: { id: string; version: number };
+    let plain: { id: string; version: number };
+    let freeNsfw: TestUser;
+    let tag: string;
+
+    beforeAll(async () => {
+      freeNsfw = await createUser(t, { showNsfw: true });
+      tag = `counted${process.pid}`;
+      mixed = await createCharacter(t, owner, { name: 'Mixed gallery', tags: [tag] });
+      plain = await createCharacter(t, owner, { name: 'Plain gallery', tags: [tag] });
+      for (const nsfw of ['false', 'true', 'true', 'true']) {
+        await upload(t, owner, mixed.id, png(3, 3), { nsfw }).expect(201);
+      }
+      for (const nsfw of ['false', 'false']) {
+        await upload(t, owner, plain.id, png(3, 3), { nsfw }).expect(201);
+      }
+    });
+
+    const viewerOf = (name: 'anonymous' | 'free' | 'freeNsfw' | 'owner' | 'admin'): TestUser | null =>
+      ({ anonymous: null, free: other, freeNsfw, owner, admin })[name];
+
+    it.each([
+      ['anonymous', 1],
+      ['free', 1],
+      ['freeNsfw', 4],
+      // The owner and admins see every image of it, whatever their preference (the owner's is sfw).
+      ['owner', 4],
+      ['admin', 4],
+    ] as const)('the detail tells %s of %i images, as many as their gallery holds', async (name, count) => {
+      const viewer = viewerOf(name);
+      const detail = await as(viewer, t.http.get(`/characters/${mixed.id}`)).expect(200);
+      const gallery = await as(viewer, t.http.get(`/characters/${mixed.id}/images?limit=100`)).expect(200);
+      expect({ imageCount: detail.body.imageCount, galleryTotal: gallery.body.total }).toEqual({
+        imageCount: count,
+        galleryTotal: count,
+      });
+    });
+
+    it('popular lists are ordered and counted by the images their class can open', async () => {
+      const listed = async (viewer: TestUser | null, mode = 'popular') =>
+        (await as(viewer, t.http.get(`/characters?mode=${mode}&tag=${tag}`)).expect(200)).body.items.map(
+          (c: { id: string; imageCount: number }) => [c.id, c.imageCount],
+        );
+      expect(await listed(null)).toEqual([
+        [plain.id, 2],
+        [mixed.id, 1],
+      ]);
+      expect(await listed(freeNsfw)).toEqual([
+        [mixed.id, 4],
+        [plain.id, 2],
+      ]);
+      // The owner's own list counts everything.
+      const mine = (await t.http.get(`/characters?mode=mine&limit=100`).set(owner.auth).expect(200)).body.items;
+      expect(mine.find((c: { id: string }) => c.id === mixed.id)?.imageCount).toBe(4);
+    });
+
+    it('each view is cached on its own, and an upload reaches both', async () => {
+      const counts = async () => ({
+        anonymous: (await t.http.get(`/characters/${plain.id}`).expect(200)).body.imageCount,
+        freeNsfw: (await t.http.get(`/characters/${plain.id}`).set(freeNsfw.auth).expect(200)).body.imageCount,
+      });
+      expect(await counts()).toEqual({ anonymous: 2, freeNsfw: 2 });
+      const before = t.queries();
+      expect(await counts()).toEqual({ anonymous: 2, freeNsfw: 2 });
+      // Both views came from the cache: no character was read (the bearer's user is cached as well).
+      expect(t.queries() - before).toBe(0);
+
+      await upload(t, owner, plain.id, png(3, 3), { nsfw: 'true' }).expect(201);
+      expect(await counts()).toEqual({ anonymous: 2, freeNsfw: 3 });
+      const { rows } = await t.db.query(`SELECT image_count, sfw_image_count FROM characters WHERE id = $1`, [plain.id]);
+      expect(rows[0]).toEqual({ image_count: 3, sfw_image_count: 2 });
+    });
+
+    it('a deletion counts the sfw images again, even where the stored count had drifted', async () => {
+      const character = await createCharacter(t, owner, { name: 'Drifted' });
+      await upload(t, owner, character.id, png(3, 3), { nsfw: 'false' }).expect(201);
+      const gone = await upload(t, owner, character.id, png(3, 3), { nsfw: 'true' }).expect(201);
+      // As an instance without the column would leave it during a rolling deploy.
+      await t.db.query(`UPDATE characters SET sfw_image_count = 0 WHERE id = $1`, [character.id]);
+      await t.http.delete(`/images/${gone.body.id}`).set(owner.auth).expect(204);
+      const { rows } = await t.db.query(`SELECT image_count, sfw_image_count FROM characters WHERE id = $1`, [character.id]);
+      expect(rows[0]).toEqual({ image_count: 1, sfw_image_count: 1 });
+      expect((await t.http.get(`/characters/${character.id}`).expect(200)).body.imageCount).toBe(1);
+    });
+
+    it('an ETag read anonymously is a valid If-Match for the owner, though the owner’s view differs', async () => {
+      const anonymous = await t.http.get(`/characters/${mixed.id}`).expect(200);
+      const own = await t.http.get(`/characters/${mixed.id}`).set(owner.auth).expect(200);
+      expect(anonymous.headers.etag).not.toBe(own.headers.etag);
+      const patched = await t.http
+        .patch(`/characters/${mixed.id}`)
+        .set(owner.auth)
+        .set('If-Match', anonymous.headers.etag)
+        .send({ description: 'read while signed out' })
+        .expect(200);
+      expect(patched.body).toMatchObject({ description: 'read while signed out', imageCount: 4 });
+      // That ETag is now of an older version: refused.
+      await t.http
+        .patch(`/characters/${mixed.id}`)
+        .set(owner.auth)
+        .set('If-Match', anonymous.headers.etag)
+        .send({ description: 'again' })
+        .expect(412);
     });
   });
 

@@ -6,6 +6,8 @@ import { DataSource } from 'typeorm';
 import { CliOutput, EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseArgs } from '../src/database/cli';
 import type { DatabaseConfig } from '../src/config';
 import { buildDataSourceOptions, MIGRATIONS } from '../src/database/data-source-options';
+import { NfcCharacterText1764300000000 } from '../src/database/migrations/1764300000000-nfc-character-text';
+import { SfwImageCount1764400000000 } from '../src/database/migrations/1764400000000-sfw-image-count';
 import { SeedOptions } from '../src/database/seed/seed-plan';
 import { seedDatabase } from '../src/database/seed/seeder';
 import { databaseUrl, runPrefix, withAdminClient } from './support/databases';
@@ -174,15 +176,22 @@ describe('seed data set', () => {
     expect(users.paying).toBeGreaterThan(0);
   });
 
-  it('keeps image_count equal to the real number of images, skewed towards a few characters', async () => {
-    const row = await one<{ wrong: number; without: number; max: number; sum: number }>(
+  it('keeps image_count and sfw_image_count equal to the real numbers of images, skewed towards a few characters', async () => {
+    const row = await one<{ wrong: number; wrong_sfw: number; mixed: number; without: number; max: number; sum: number }>(
       viaCli,
       `SELECT count(*) FILTER (WHERE c.image_count <> coalesce(n.n, 0))::int AS wrong,
+              count(*) FILTER (WHERE c.sfw_image_count <> coalesce(n.sfw, 0))::int AS wrong_sfw,
+              count(*) FILTER (WHERE c.sfw_image_count BETWEEN 1 AND c.image_count - 1)::int AS mixed,
               count(*) FILTER (WHERE c.image_count = 0)::int AS without,
               max(c.image_count)::int AS max, sum(c.image_count)::int AS sum
-       FROM characters c LEFT JOIN (SELECT character_id, count(*) AS n FROM images GROUP BY 1) n ON n.character_id = c.id`,
+       FROM characters c LEFT JOIN (
+         SELECT character_id, count(*) AS n, count(*) FILTER (WHERE NOT nsfw) AS sfw FROM images GROUP BY 1
+       ) n ON n.character_id = c.id`,
     );
     expect(row.wrong).toBe(0);
+    expect(row.wrong_sfw).toBe(0);
+    // Characters with both kinds of image exist, so the two counts are told apart.
+    expect(row.mixed).toBeGreaterThan(0);
     expect(row.sum).toBe(SIZE.images);
     expect(row.without).toBeGreaterThan(0);
     expect(row.max).toBeGreaterThan(10 * (SIZE.images / SIZE.characters));
@@ -252,14 +261,44 @@ describe('seed data set', () => {
   });
 });
 
+/**
+ * A database of its own, migrated up to the migration `next` (not run), given to `run` with a data source that
+ * runs the rest on `migrateRest()`; dropped afterwards.
+ */
+async function beforeMigration(
+  next: (typeof MIGRATIONS)[number],
+  suffix: string,
+  run: (ds: DataSource, migrateRest: () => Promise<string[]>) => Promise<void>,
+): Promise<void> {
+  const name = `${runPrefix()}_${process.pid}_${suffix}`;
+  await withAdminClient((c) => c.query(`CREATE DATABASE ${name}`));
+  const ds = new DataSource({
+    ...buildDataSourceOptions(onServer(databaseUrl(name))),
+    migrations: MIGRATIONS.slice(0, MIGRATIONS.indexOf(next)),
+  });
+  try {
+    await ds.initialize();
+    await ds.runMigrations();
+    await run(ds, async () => {
+      await ds.destroy();
+      ds.setOptions({ migrations: MIGRATIONS });
+      await ds.initialize();
+      return (await ds.runMigrations()).map((m) => m.name);
+    });
+  } finally {
+    if (ds.isInitialized) {
+      await ds.destroy();
+    }
+    await withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  }
+}
+
+/** The names of the migrations from `first` on, as TypeORM reports them run. */
+const namesFrom = (first: (typeof MIGRATIONS)[number]): string[] => MIGRATIONS.slice(MIGRATIONS.indexOf(first)).map((m) => m.name);
+
 describe('migration NfcCharacterText', () => {
   it('puts names and descriptions written in another form into NFC, as a new version, and leaves the rest alone', async () => {
-    const name = `${runPrefix()}_${process.pid}_nfc`;
-    await withAdminClient((c) => c.query(`CREATE DATABASE ${name}`));
-    const ds = new DataSource({ ...buildDataSourceOptions(onServer(databaseUrl(name))), migrations: MIGRATIONS.slice(0, -1) });
-    try {
-      await ds.initialize();
-      await ds.runMigrations();
+    await beforeMigration(NfcCharacterText1764300000000, 'nfc', async (ds, migrateRest) => {
       const [{ id: owner }] = await ds.query(
         `INSERT INTO users (username, email, password_hash) VALUES ('nfc_owner', 'nfc@example.com', 'x') RETURNING id`,
       );
@@ -269,10 +308,7 @@ describe('migration NfcCharacterText', () => {
          RETURNING id, version, updated_at`,
         [owner, nfd],
       );
-      await ds.destroy();
-      ds.setOptions({ migrations: MIGRATIONS });
-      await ds.initialize();
-      expect((await ds.runMigrations()).map((m) => m.name)).toEqual(['NfcCharacterText1764300000000']);
+      expect(await migrateRest()).toEqual(namesFrom(NfcCharacterText1764300000000));
       const after = await ds.query(`SELECT id, name, description, version, updated_at FROM characters ORDER BY name`);
       const byId = new Map(after.map((r: { id: string }) => [r.id, r]));
       expect(byId.get(rows[0].id)).toMatchObject({ name: nfd.normalize('NFC'), description: 'plain', version: 2 });
@@ -284,12 +320,47 @@ describe('migration NfcCharacterText', () => {
         ['br\u00fbl\u00e9e'],
       );
       expect(found[0].n).toBe(2);
-    } finally {
-      if (ds.isInitialized) {
-        await ds.destroy();
+    });
+  });
+});
+
+describe('migration SfwImageCount', () => {
+  it('counts each character’s images that are not nsfw, leaves its version alone, and indexes the sfw popular order', async () => {
+    await beforeMigration(SfwImageCount1764400000000, 'sfwcount', async (ds, migrateRest) => {
+      const [{ id: owner }] = await ds.query(
+        `INSERT INTO users (username, email, password_hash) VALUES ('sfw_owner', 'sfw@example.com', 'x') RETURNING id`,
+      );
+      const characters: { id: string }[] = await ds.query(
+        `INSERT INTO characters (owner_id, name) VALUES ($1, 'mixed'), ($1, 'only nsfw'), ($1, 'none') RETURNING id`,
+        [owner],
+      );
+      const [mixed, onlyNsfw, none] = characters.map((c) => c.id);
+      // Three images, one nsfw, on the first character; two nsfw on the second; none on the third.
+      const images: [string, boolean][] = [[mixed, false], [mixed, true], [mixed, false], [onlyNsfw, true], [onlyNsfw, true]];
+      for (const [i, [characterId, nsfw]] of images.entries()) {
+        await ds.query(
+          `INSERT INTO images (owner_id, character_id, storage_key, mime, width, height, bytes, nsfw)
+           VALUES ($1, $2, $3, 'image/webp', 1, 1, 1, $4)`,
+          [owner, characterId, `k/${i}.webp`, nsfw],
+        );
       }
-      await withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-    }
+      await ds.query(
+        `UPDATE characters c SET image_count = (SELECT count(*) FROM images i WHERE i.character_id = c.id)`,
+      );
+      expect(await migrateRest()).toEqual(namesFrom(SfwImageCount1764400000000));
+      const after: { id: string; image_count: number; sfw_image_count: number; version: number }[] = await ds.query(
+        `SELECT id, image_count, sfw_image_count, version FROM characters`,
+      );
+      expect(new Map(after.map(({ id, ...rest }) => [id, rest]))).toEqual(
+        new Map([
+          [mixed, { image_count: 3, sfw_image_count: 2, version: 1 }],
+          [onlyNsfw, { image_count: 2, sfw_image_count: 0, version: 1 }],
+          [none, { image_count: 0, sfw_image_count: 0, version: 1 }],
+        ]),
+      );
+      const [index] = await ds.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'characters_public_popular_sfw_idx'`);
+      expect(index?.indexdef).toMatch(/\(sfw_image_count DESC, id DESC\) WHERE .*visibility.*'public'.* AND \(?nsfw = false/);
+    });
   });
 });
 
@@ -350,7 +421,7 @@ describe('database CLI', () => {
       const first = capture();
       expect(await main(['migrate'], {}, first, cwd)).toBe(EXIT_OK);
       expect(first.stdout.join('\n')).toMatch(
-        new RegExp(`migrate: applied Init\\d+, ForeignKeyIndexes\\d+, BillingEvents\\d+, NfcCharacterText\\d+ on PostgreSQL 127\\.0\\.0\\.1:5432/${name}`),
+        new RegExp(`migrate: applied Init\\d+, ForeignKeyIndexes\\d+, BillingEvents\\d+, NfcCharacterText\\d+, SfwImageCount\\d+ on PostgreSQL 127\\.0\\.0\\.1:5432/${name}`),
       );
       const again = capture();
       expect(await main(['migrate'], {}, again, cwd)).toBe(EXIT_OK);

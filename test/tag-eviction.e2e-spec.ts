@@ -43,7 +43,7 @@ describe('a tag key evicted by Redis under maxmemory', () => {
     await t.http.get(`/characters/${c.id}`).expect(200);
     await second.http.get(`/characters/${c.id}`).expect(200);
     const tagKey = await onlyKey(`*:tag:*${c.id}*`);
-    const entryKey = await onlyKey(`*:characters:detail:${c.id}`);
+    const entryKey = await onlyKey(`*:characters:detail:${c.id}:sfw`);
     // Other traffic fills memory; the entry is read now and then (an instance with a cold L1), the tag never.
     const filler = 'x'.repeat(2_000);
     for (let batch = 0; (await raw.exists(tagKey)) === 1 && batch < 400; batch++) {

@@ -5,7 +5,8 @@ import type { ListCharactersQuery } from './dto/list-characters.query';
  * What the character caches are keyed and tagged by. Keys follow the brief's layout
  * (`characters:list:{mode}:{page}:{viewer?}`, `characters:detail:{id}`), except that the featured list is keyed
  * by visibility class where the brief has a user id (`characters:featured:{visibility class}`): every viewer of a
- * class sees the same list, so they share one entry. Tags say which writes make an entry wrong.
+ * class sees the same list, so they share one entry. A detail ends with its view (`:all` or `:sfw`, see
+ * CharacterView): its image count depends on it. Tags say which writes make an entry wrong.
  */
 export const CHARACTER_CACHE = {
   detail: 'characters:detail',

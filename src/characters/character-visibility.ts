@@ -26,6 +26,18 @@ export function canViewCharacter(character: VisibilityFacts, viewer: Viewer): bo
 }
 
 /**
+ * Which of a character's images its `imageCount` counts, and its `popular` order goes by: `all` for viewers who
+ * see nsfw images (by preference, or admins), `sfw` for the others, who are never told how many nsfw images a
+ * character has. A character's owner sees all of its images too (CharactersService.get); in public lists, which
+ * are shared by everyone of a class, they see what their class sees.
+ */
+export type CharacterView = 'all' | 'sfw';
+
+export function characterView(viewer: Viewer): CharacterView {
+  return isAdmin(viewer) || viewer.showNsfw ? 'all' : 'sfw';
+}
+
+/**
  * The same rule for browsing lists, as SQL: lists show public characters only (unlisted ones open by id but are
  * never listed), filtered by the viewer's nsfw preference and tier. Premium characters are left out of lists
  * for free viewers (not shown as locked).

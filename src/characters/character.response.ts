@@ -14,6 +14,7 @@ export interface CharacterResponse {
   premium: boolean;
   featured: boolean;
   featuredRank: number | null;
+  /** The images of it this viewer can open: nsfw ones count only for those who see them (see CharacterView). */
   imageCount: number;
   createdAt: string;
   updatedAt: string;
@@ -35,6 +36,7 @@ export interface CharacterRow {
   premium: boolean;
   featured: boolean;
   featured_rank: number | null;
+  /** All images, or only those that are not nsfw: whichever the viewer sees (see CharacterView). */
   image_count: number;
   created_at: Date;
   updated_at: Date;

@@ -14,7 +14,7 @@ import { CdnUrlBuilder } from '../storage/cdn-url.builder';
 import { discardStoredImages, IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
 import { User } from '../users/entities/user.entity';
 import { CharacterResponse, CharacterRow, toCharacterResponse } from './character.response';
-import { applyListVisibility, canViewCharacter } from './character-visibility';
+import { applyListVisibility, canViewCharacter, CharacterView, characterView } from './character-visibility';
 import {
   CHARACTER_CACHE,
   characterTag,
@@ -56,13 +56,23 @@ export interface BulkResult {
   items: { id: string; version: number }[];
 }
 
-const ORDER: Record<ListMode, [column: string, direction: 'ASC' | 'DESC']> = {
-  all: ['c.name', 'ASC'],
-  mine: ['c.created_at', 'DESC'],
-  featured: ['c.featured_rank', 'ASC'],
-  new: ['c.created_at', 'DESC'],
-  popular: ['c.image_count', 'DESC'],
-};
+/** The column holding the number of images a view counts (see CharacterView). */
+const IMAGE_COUNT: Record<CharacterView, string> = { all: 'c.image_count', sfw: 'c.sfw_image_count' };
+
+/** A list's order; `popular` is by the images the viewer's view counts, each order from its own index. */
+function orderOf(mode: ListMode, view: CharacterView): [column: string, direction: 'ASC' | 'DESC'] {
+  switch (mode) {
+    case 'all':
+      return ['c.name', 'ASC'];
+    case 'featured':
+      return ['c.featured_rank', 'ASC'];
+    case 'mine':
+    case 'new':
+      return ['c.created_at', 'DESC'];
+    case 'popular':
+      return [IMAGE_COUNT[view], 'DESC'];
+  }
+}
 
 /** `q` words become prefix terms (`dra:* & kai:*`); anything but letters and digits is dropped. */
 function toTsQuery(q: string): string | null {
@@ -136,7 +146,8 @@ export class CharactersService {
     if (query.mode === 'mine' && !viewer.userId) {
       throw new ApiError(HttpStatus.UNAUTHORIZED, 'AUTH_REQUIRED', 'mode=mine needs a bearer token');
     }
-    const qb = this.selectCharacters();
+    const view = characterView(viewer);
+    const qb = this.selectCharacters(view);
     if (query.mode === 'mine') {
       qb.andWhere('c.owner_id = :owner', { owner: viewer.userId });
     } else {
@@ -152,7 +163,7 @@ export class CharactersService {
     if (tsQuery) {
       qb.andWhere(`to_tsvector('simple', c.name || ' ' || c.description) @@ to_tsquery('simple', :tsq)`, { tsq: tsQuery });
     }
-    const [column, direction] = ORDER[query.mode];
+    const [column, direction] = orderOf(query.mode, view);
     return qb.orderBy(column, direction).addOrderBy('c.id', direction);
   }
 
@@ -170,8 +181,9 @@ export class CharactersService {
     tags: (result: { items: CharacterResponse[] }) => result.items.map((c) => characterTag(c.id)),
   })
   async featuredFor(cls: VisibilityClass): Promise<{ items: CharacterResponse[] }> {
-    const qb = this.selectCharacters().andWhere('c.featured = true');
-    applyListVisibility(qb, viewerOfClass(cls));
+    const viewer = viewerOfClass(cls);
+    const qb = this.selectCharacters(characterView(viewer)).andWhere('c.featured = true');
+    applyListVisibility(qb, viewer);
     const rows = await qb
       .orderBy('c.featured_rank', 'ASC')
       .addOrderBy('c.id', 'ASC')
@@ -182,41 +194,38 @@ export class CharactersService {
 
   /**
    * A character by id, as this viewer may see it; 404 when missing or hidden from them. The detail is cached
-   * once for everyone (`characters:detail:{id}`) and the visibility rule is applied to it on every read, so a
-   * cached detail is never shown to someone who may not see it.
+   * once per view for everyone (`characters:detail:{id}:{view}`, see CharacterView) and the visibility rule is
+   * applied to it on every read, so a cached detail is never shown to someone who may not see it.
    */
   async get(id: string, viewer: Viewer): Promise<CharacterResponse> {
-    const character = await this.load(id);
+    const view = characterView(viewer);
+    const character = await this.load(id, view);
     if (!character || !canViewCharacter({ ...character, ownerId: character.owner.id }, viewer)) {
       throw ApiError.notFound('Character');
     }
-    return character;
+    // Its owner sees every image of it, whatever their preference (as in its gallery).
+    return view === 'sfw' && character.owner.id === viewer.userId ? this.current(id) : character;
   }
 
-  /** The viewer-independent shape of one character, or null. */
+  /** One character as a view shows it to anyone (visibility is the caller's to check), or null. */
   @Cacheable({
     namespace: CHARACTER_CACHE.detail,
     scope: 'public',
-    key: (id: string) => [id],
+    key: (id: string, view: CharacterView) => [id, view],
     ttl: '10m',
     grace: '1h',
     cacheNull: '30s',
-    argTags: (id: string) => [characterTag(id)],
+    argTags: (id: string, _view: CharacterView) => [characterTag(id)],
   })
-  async load(id: string): Promise<CharacterResponse | null> {
-    return this.loadFrom(this.db.manager, id);
-  }
-
-  /** Straight from the database (inside a write's transaction), never from the cache. */
-  async loadFrom(manager: EntityManager, id: string): Promise<CharacterResponse | null> {
-    const row = await this.selectCharacters(manager).where('c.id = :id', { id }).getRawOne<CharacterRow>();
+  async load(id: string, view: CharacterView): Promise<CharacterResponse | null> {
+    const row = await this.selectCharacters(view).where('c.id = :id', { id }).getRawOne<CharacterRow>();
     return row ? this.toResponse(row) : null;
   }
 
   /** Writes answer with the character as readers will now see it (read through the cache, which it warms). */
   async create(dto: CreateCharacterDto, viewer: Viewer): Promise<CharacterResponse> {
     const { id } = await this.applyCreate(dto, viewer);
-    return this.asWritten(id);
+    return this.current(id);
   }
 
   /**
@@ -241,12 +250,16 @@ export class CharactersService {
           )
         : error;
     }
-    return this.asWritten(id);
+    return this.current(id);
   }
 
-  /** The character a write just committed, as readers see it; a 404 if a delete came in between. */
-  private async asWritten(id: string): Promise<CharacterResponse> {
-    const character = await this.load(id);
+  /**
+   * The character as its owner and admins see it (every image counted), through the cache: after a write, what
+   * it committed; a 404 if a delete came in between. The other view is read (so cached) alongside: after a write
+   * its readers come next, and the frontend reloads the character at once.
+   */
+  private async current(id: string): Promise<CharacterResponse> {
+    const [character] = await Promise.all([this.load(id, 'all'), this.load(id, 'sfw')]);
     if (!character) {
       throw ApiError.notFound('Character');
     }
@@ -256,22 +269,28 @@ export class CharactersService {
   /**
    * The versions an If-Match list accepts: those it names, and the current one if one of its ETags is the content
    * hash of the current detail entry (the write is then conditional on that version, so a change in between still
-   * fails). No ETag: nothing to read here, the UPDATE checks the versions.
+   * fails). Either view's entry: a writer may have read the character anonymously before signing in, and both are
+   * the same version. No ETag: nothing to read here, the UPDATE checks the versions.
    */
   private async matchingVersions(id: string, ifMatch: { versions: number[]; etags: string[] }, viewer: Viewer): Promise<number[]> {
     if (ifMatch.etags.length === 0) {
       return ifMatch.versions;
     }
-    const current = await CacheContext.run(async () => {
-      const character = await this.load(id);
-      return character ? { character, envelope: CacheContext.resultFor(character)?.envelope } : null;
-    });
-    if (!current || !canViewCharacter({ ...current.character, ownerId: current.character.owner.id }, viewer)) {
-      throw ApiError.notFound('Character');
+    for (const view of ['all', 'sfw'] as const) {
+      const current = await CacheContext.run(async () => {
+        const character = await this.load(id, view);
+        return character ? { character, envelope: CacheContext.resultFor(character)?.envelope } : null;
+      });
+      if (!current || !canViewCharacter({ ...current.character, ownerId: current.character.owner.id }, viewer)) {
+        throw ApiError.notFound('Character');
+      }
+      // Without an entry (caching disabled, or a load that overlapped a write) the hash is taken here, the same way.
+      const hash = current.envelope ? current.envelope.header.h : contentHash(JSON.stringify(current.character));
+      if (ifMatch.etags.includes(`"${hash}"`)) {
+        return [...ifMatch.versions, current.character.version];
+      }
     }
-    // Without an entry (caching disabled, or a load that overlapped a write) the hash is taken here, the same way.
-    const hash = current.envelope ? current.envelope.header.h : contentHash(JSON.stringify(current.character));
-    return ifMatch.etags.includes(`"${hash}"`) ? [...ifMatch.versions, current.character.version] : ifMatch.versions;
+    return ifMatch.versions;
   }
 
   /**
@@ -426,8 +445,9 @@ export class CharactersService {
     return character;
   }
 
-  private selectCharacters(manager: EntityManager = this.db.manager): SelectQueryBuilder<Character> {
-    return manager
+  /** The columns of a CharacterResponse, with the image count of a view. */
+  private selectCharacters(view: CharacterView): SelectQueryBuilder<Character> {
+    return this.db
       .createQueryBuilder(Character, 'c')
       .innerJoin(User, 'u', 'u.id = c.owner_id')
       .leftJoin(Image, 'a', 'a.id = c.avatar_image_id')
@@ -446,7 +466,7 @@ export class CharactersService {
         'c.premium AS premium',
         'c.featured AS featured',
         'c.featured_rank AS featured_rank',
-        'c.image_count AS image_count',
+        `${IMAGE_COUNT[view]} AS image_count`,
         'c.created_at AS created_at',
         'c.updated_at AS updated_at',
         'c.version AS version',

@@ -10,6 +10,7 @@ import { Init1764000000000 } from './migrations/1764000000000-init';
 import { ForeignKeyIndexes1764100000000 } from './migrations/1764100000000-foreign-key-indexes';
 import { BillingEvents1764200000000 } from './migrations/1764200000000-billing-events';
 import { NfcCharacterText1764300000000 } from './migrations/1764300000000-nfc-character-text';
+import { SfwImageCount1764400000000 } from './migrations/1764400000000-sfw-image-count';
 import { embeddedPgConfig } from './embedded-postgres';
 import { SafeTypeOrmLogger } from './safe-typeorm.logger';
 
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   ForeignKeyIndexes1764100000000,
   BillingEvents1764200000000,
   NfcCharacterText1764300000000,
+  SfwImageCount1764400000000,
 ];
 
 /**

@@ -16,6 +16,12 @@ import type { ImageUpload } from './image-upload';
 import { probeImage } from './image-probe';
 import { canViewImage } from './image-visibility';
 
+/**
+ * A character's images that are not nsfw, counted again on every upload and deletion (in the statement that
+ * changes the row, under its lock), so a row that drifted is right again after its next image write.
+ */
+const SFW_IMAGES = `(SELECT count(*)::int FROM images i WHERE i.character_id = characters.id AND NOT i.nsfw)`;
+
 /** Where an image's bytes live: a folder per character, named by the image id (never the client's name). */
 export const imageStorageKey = (characterId: string, imageId: string, ext: string): string =>
   `images/${characterId}/${imageId}.${ext}`;
@@ -60,7 +66,7 @@ export class ImageWritesService {
         await m.insert(Image, row);
         await m.query(
           // The first image becomes the avatar, unless it is nsfw and the character is not (everyone sees the avatar).
-          `UPDATE characters SET image_count = image_count + 1,
+          `UPDATE characters SET image_count = image_count + 1, sfw_image_count = ${SFW_IMAGES},
              avatar_image_id = coalesce(avatar_image_id, CASE WHEN $3 AND NOT nsfw THEN NULL ELSE $2::uuid END)
            WHERE id = $1`,
           [characterId, id, upload.nsfw],
@@ -108,7 +114,7 @@ export class ImageWritesService {
     await m.delete(Image, { id });
     // Deleting the avatar nulled avatar_image_id (ON DELETE SET NULL); the newest remaining image takes over.
     await m.query(
-      `UPDATE characters SET image_count = image_count - 1,
+      `UPDATE characters SET image_count = image_count - 1, sfw_image_count = ${SFW_IMAGES},
          avatar_image_id = CASE WHEN $2 THEN (
            SELECT i.id FROM images i WHERE i.character_id = characters.id AND (NOT i.nsfw OR characters.nsfw)
            ORDER BY i.created_at DESC, i.id DESC LIMIT 1

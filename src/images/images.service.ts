@@ -4,7 +4,7 @@ import { DataSource, SelectQueryBuilder } from 'typeorm';
 import { isAdmin, Viewer } from '../auth/viewer';
 import { Cacheable } from '../cache';
 import type { CharacterResponse } from '../characters/character.response';
-import { canViewCharacter } from '../characters/character-visibility';
+import { canViewCharacter, characterView } from '../characters/character-visibility';
 import { CharactersService } from '../characters/characters.service';
 import { ApiError } from '../common/errors/api-error';
 import { Page, PageQuery, toPage } from '../common/http/page';
@@ -51,7 +51,7 @@ export class ImagesService {
   /** One image; 404 when missing or hidden from this viewer. */
   async get(id: string, viewer: Viewer): Promise<ImageResponse> {
     const image = await this.loadImage(id);
-    const character = image ? await this.characters.load(image.characterId) : null;
+    const character = image ? await this.characters.load(image.characterId, characterView(viewer)) : null;
     if (!image || !character || !canViewImage(image, { ...character, ownerId: character.owner.id }, viewer)) {
       throw ApiError.notFound('Image');
     }
@@ -123,7 +123,7 @@ export class ImagesService {
   }
 
   private async visibleCharacter(characterId: string, viewer: Viewer): Promise<CharacterResponse> {
-    const character = await this.characters.load(characterId);
+    const character = await this.characters.load(characterId, characterView(viewer));
     if (!character || !canViewCharacter({ ...character, ownerId: character.owner.id }, viewer)) {
       throw ApiError.notFound('Character');
     }

@@ -57,6 +57,10 @@ export class Character {
   @Column({ name: 'image_count', type: 'integer', default: 0 })
   imageCount: number;
 
+  /** Images that are not nsfw: the count shown to viewers who do not see nsfw images (see CharacterView). */
+  @Column({ name: 'sfw_image_count', type: 'integer', default: 0 })
+  sfwImageCount: number;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

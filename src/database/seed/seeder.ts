@@ -67,17 +67,19 @@ async function insertUsers(m: EntityManager, rows: SeedUserRow[], passwordHash: 
   );
 }
 
-/** image_count and the avatar (a character's oldest image, ties by id) as the API would have left them. */
+/** image_count, sfw_image_count and the avatar (a character's oldest image, ties by id) as the API would have left them. */
 interface Derived {
   imageCount: number;
+  sfwImageCount: number;
   avatar: SeedImageRow | null;
 }
 
 function deriveFromImages(images: SeedImageRow[]): Map<string, Derived> {
   const byCharacter = new Map<string, Derived>();
   for (const image of images) {
-    const d = byCharacter.get(image.characterId) ?? { imageCount: 0, avatar: null };
+    const d = byCharacter.get(image.characterId) ?? { imageCount: 0, sfwImageCount: 0, avatar: null };
     d.imageCount++;
+    d.sfwImageCount += image.nsfw ? 0 : 1;
     const a = d.avatar;
     const t = image.createdAt.getTime();
     if (!a || t < a.createdAt.getTime() || (t === a.createdAt.getTime() && image.id < a.id)) {
@@ -103,19 +105,20 @@ async function insertCharactersWithImages(
   await m.query(
     `WITH new_characters AS (
        INSERT INTO characters (id, owner_id, name, description, tags, visibility, nsfw, premium, featured, featured_rank,
-                               image_count, avatar_image_id, created_at, updated_at)
+                               image_count, sfw_image_count, avatar_image_id, created_at, updated_at)
        SELECT id, owner_id, name, description, string_to_array(tags, ','), visibility, nsfw, premium,
-              featured_rank IS NOT NULL, featured_rank, image_count, avatar_image_id, created_at, created_at
+              featured_rank IS NOT NULL, featured_rank, image_count, sfw_image_count, avatar_image_id, created_at,
+              created_at
        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::bool[],
-                   $9::int[], $10::int[], $11::uuid[], $12::timestamptz[])
+                   $9::int[], $10::int[], $11::int[], $12::uuid[], $13::timestamptz[])
          AS t(id, owner_id, name, description, tags, visibility, nsfw, premium, featured_rank, image_count,
-              avatar_image_id, created_at)
+              sfw_image_count, avatar_image_id, created_at)
        RETURNING 1
      ), new_images AS (
        INSERT INTO images (id, owner_id, character_id, storage_key, mime, width, height, bytes, nsfw, created_at, updated_at)
        SELECT id, owner_id, character_id, storage_key, 'image/webp', width, height, bytes, nsfw, created_at, created_at
-       FROM unnest($13::uuid[], $14::uuid[], $15::uuid[], $16::text[], $17::int[], $18::int[], $19::int[], $20::bool[],
-                   $21::timestamptz[])
+       FROM unnest($14::uuid[], $15::uuid[], $16::uuid[], $17::text[], $18::int[], $19::int[], $20::int[], $21::bool[],
+                   $22::timestamptz[])
          AS t(id, owner_id, character_id, storage_key, width, height, bytes, nsfw, created_at)
        RETURNING 1
      )
@@ -132,6 +135,7 @@ async function insertCharactersWithImages(
       characters.map((r) => r.premium),
       characters.map((r) => r.featuredRank),
       characters.map((r) => derived.get(r.id)?.imageCount ?? 0),
+      characters.map((r) => derived.get(r.id)?.sfwImageCount ?? 0),
       characters.map((r) => derived.get(r.id)?.avatar?.id ?? null),
       characters.map((r) => r.createdAt.toISOString()),
       images.map((r) => r.id),
