@@ -11,7 +11,7 @@ import type { Logger as PinoInstance } from 'pino';
 import { AppModule } from './app.module';
 import { ApiError } from './common/errors/api-error';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
-import { clientErrorHandler, frameworkErrors, type RefusedRequestLog } from './common/errors/framework-errors';
+import { clientErrorHandler, frameworkErrors, type RefusalSink } from './common/errors/framework-errors';
 import { createValidationPipe } from './common/errors/validation';
 import { acceptOnlyDeclaredBodies } from './common/http/body-types';
 import { CorsPolicy } from './common/http/cors';
@@ -132,7 +132,7 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
   const { bodyLimitBytes, trustProxy, corsOrigins, requestTimeoutMs } = appConfig();
   // Replayed cache hits are answered in the server's request listener, before Fastify (ResponseReplay.handle).
   // A request that goes on gets its logger (nestjs-pino binds it for Nest's logger): made here, not per replay.
-  const early: { replay?: ResponseReplay; logger?: PinoInstance; refused?: RefusedRequestLog } = {};
+  const early: { replay?: ResponseReplay; logger?: PinoInstance; refused?: RefusalSink } = {};
   // Request ids come from a well-formed X-Request-Id, else are new UUIDs; the logs and the response carry them.
   // Requests refused before routing (an undecodable URL, malformed HTTP) answer in the app's error shape too.
   const cors = corsOrigins.length > 0 ? new CorsPolicy(corsOrigins) : undefined;
@@ -208,11 +208,19 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
   });
   early.replay = replay;
   early.logger = rootLogger;
-  if (line) {
-    // A request Node's parser refused: no method or URL to log, and it never reaches the metrics' hooks.
-    early.refused = ({ reqId, statusCode, code, remoteAddress }) =>
-      rootLogger.info({ reqId, req: { id: reqId, remoteAddress }, res: { statusCode }, code }, 'request refused');
-  }
+  // A request Node's parser refused reaches none of Fastify's hooks (the metrics', the request log's): it is counted
+  // here (http_requests_refused_total) whatever the logging, and logged when requests are, with no method or URL.
+  const logRefused: RefusalSink | undefined = line
+    ? ({ reqId, statusCode, code, remoteAddress }) =>
+        rootLogger.info(
+          { reqId, req: { id: reqId, remoteAddress }, res: { statusCode }, code },
+          'request refused',
+        )
+    : undefined;
+  early.refused = (refused) => {
+    metrics.refused(refused.statusCode, refused.code);
+    logRefused?.(refused);
+  };
   const storage = config.getOrThrow<StorageConfig>('storage');
   await app.register(multipartForUploads, {
     limits: { fileSize: storage.maxUploadBytes, files: 1, fields: 10, parts: 11, fieldSize: 4096 },

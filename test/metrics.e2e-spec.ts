@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import type { Logger as PinoInstance } from 'pino';
 import { Gauge } from 'prom-client';
 import request from 'supertest';
 import { CacheService, cacheKey } from '../src/cache';
 import { CHARACTER_CACHE } from '../src/characters/character-cache';
 import { ResponseReplay } from '../src/http-cache/response-replay';
+import { ROOT_LOGGER } from '../src/logging/logging.module';
 import { MetricsEndpoint } from '../src/metrics/metrics.endpoint';
 import { MetricsRegistry } from '../src/metrics/metrics.registry';
 import { eventually, sleep } from './cache/support';
+import { parseRawAnswer, rawExchange } from './support/raw-http';
 import { OwnRedis } from './support/redis-server';
 import { bootTestApp, TestApp } from './support/test-app';
 
@@ -25,11 +28,28 @@ function samples(text: string): Map<string, number> {
   return out;
 }
 
+const delta = (before: Map<string, number>, after: Map<string, number>, key: string) =>
+  (after.get(key) ?? 0) - (before.get(key) ?? 0);
+
 /** Labels in the order the registry writes them (the order of `labelNames`). */
 const series = (name: string, labels: Record<string, string>) =>
   `${name}{${Object.entries(labels)
     .map(([k, v]) => `${k}="${v}"`)
     .join(',')}}`;
+
+/** Every answer Node's parser refusals get, as exposed series: the whole label set of http_requests_refused_total. */
+const REFUSED = {
+  badRequest: series('http_requests_refused_total', { status: '400', code: 'BAD_REQUEST' }),
+  timeout: series('http_requests_refused_total', { status: '408', code: 'REQUEST_TIMEOUT' }),
+  headersTooLarge: series('http_requests_refused_total', { status: '431', code: 'HEADERS_TOO_LARGE' }),
+};
+
+/** The http_requests_refused_total samples of a scrape, by series. */
+const refusedSamples = (scraped: Map<string, number>) =>
+  new Map([...scraped].filter(([key]) => key.startsWith('http_requests_refused_total')));
+
+/** A request whose headers are over Node's 16 KB limit: a 431 before any route. */
+const TOO_LARGE = `GET /characters HTTP/1.1\r\nHost: x\r\nX-Pad: ${'x'.repeat(20_000)}\r\n\r\n`;
 
 describe('metrics', () => {
   jest.setTimeout(60_000);
@@ -41,8 +61,6 @@ describe('metrics', () => {
     const res = await t.http.get('/metrics').set('Authorization', `Bearer ${TOKEN}`).expect(200);
     return samples(res.text);
   };
-  const delta = (before: Map<string, number>, after: Map<string, number>, key: string) =>
-    (after.get(key) ?? 0) - (before.get(key) ?? 0);
 
   beforeAll(async () => {
     redis = await OwnRedis.start();
@@ -221,6 +239,35 @@ describe('metrics', () => {
     expect(delta(after, later, series('http_replays_total', { result: 'passed' }))).toBe(1);
   });
 
+  it('http_requests_refused_total counts requests Node refused (431, 400) by status and code, each once; a normal request moves it not', async () => {
+    const before = await scrape();
+    // Every series is there from the first scrape (an increase() sees the first refusal), and no other.
+    expect(refusedSamples(before)).toEqual(
+      new Map([
+        [REFUSED.badRequest, expect.any(Number)],
+        [REFUSED.timeout, expect.any(Number)],
+        [REFUSED.headersTooLarge, expect.any(Number)],
+      ]),
+    );
+    await t.http.get('/health/live').expect(200);
+    const normal = await scrape();
+    expect(refusedSamples(normal)).toEqual(refusedSamples(before));
+
+    expect(parseRawAnswer(await rawExchange(t, TOO_LARGE)).status).toBe(431);
+    expect(parseRawAnswer(await rawExchange(t, 'GARBAGE\r\n\r\n')).status).toBe(400);
+    const after = await scrape();
+    expect(delta(normal, after, REFUSED.headersTooLarge)).toBe(1);
+    expect(delta(normal, after, REFUSED.badRequest)).toBe(1);
+    expect(delta(normal, after, REFUSED.timeout)).toBe(0);
+    expect([...refusedSamples(after).keys()]).toEqual([...refusedSamples(before).keys()]);
+    // Not requests to the routes' histogram: they never had a route, a method or a duration.
+    const requests = (m: Map<string, number>) =>
+      [...m].filter(
+        ([key]) => key.startsWith('http_request_duration_seconds_count') && !key.includes('route="/metrics"'),
+      );
+    expect(requests(after)).toEqual(requests(normal));
+  });
+
   it('the number of series stays constant over a run with many distinct ids', async () => {
     const ids = Array.from({ length: 150 }, () => randomUUID());
     const run = async (batch: string[]) => {
@@ -253,7 +300,13 @@ describe('metrics on a port of their own', () => {
   beforeAll(async () => {
     delete process.env.REDIS_URL;
     delete process.env.METRICS_TOKEN;
-    t = await bootTestApp({ METRICS_PORT: '0', HOST: '127.0.0.1' });
+    // Requests are not logged here, and one not received within a second is a 408: refusals are counted all the same.
+    t = await bootTestApp({
+      METRICS_PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_REQUESTS: 'false',
+      REQUEST_TIMEOUT_MS: '1000',
+    });
   });
   afterAll(async () => {
     await t.close();
@@ -270,6 +323,27 @@ describe('metrics on a port of their own', () => {
     expect(res.text).toContain('cache_redis_up 0');
     await metrics.get('/health').expect(404);
     await metrics.post('/metrics').expect(404);
+  });
+
+  it('counts refused requests with request logging off, the 408 of a request not received in time included', async () => {
+    const metrics = request(`http://127.0.0.1:${t.app.get(MetricsEndpoint).port}`);
+    const scrape = async () => samples((await metrics.get('/metrics').expect(200)).text);
+    const info = jest.spyOn(t.app.get<PinoInstance>(ROOT_LOGGER), 'info');
+    try {
+      const before = await scrape();
+      // A body that never arrives: Node gives up after REQUEST_TIMEOUT_MS.
+      const slow =
+        'POST /characters HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"name":"a"}';
+      expect(parseRawAnswer(await rawExchange(t, slow)).status).toBe(408);
+      expect(parseRawAnswer(await rawExchange(t, TOO_LARGE)).status).toBe(431);
+      const after = await scrape();
+      expect(delta(before, after, REFUSED.timeout)).toBe(1);
+      expect(delta(before, after, REFUSED.headersTooLarge)).toBe(1);
+      expect(delta(before, after, REFUSED.badRequest)).toBe(0);
+      expect(info).not.toHaveBeenCalledWith(expect.anything(), 'request refused');
+    } finally {
+      info.mockRestore();
+    }
   });
 
   it('a collector that throws costs that scrape a 500, not the process, and the next scrape works', async () => {

@@ -1,10 +1,12 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Counter } from 'prom-client';
+import { REFUSALS, type Refusal } from '../common/errors/framework-errors';
 import { waitedBeforeFastify } from '../common/http/hand-off';
 import { cacheLabel, methodLabel, routeLabel } from './http-labels';
 import { MetricsRegistry } from './metrics.registry';
-import { followedCounter } from './prom-helpers';
+import { counter, followedCounter } from './prom-helpers';
 import { RequestHistogram } from './request-histogram';
 
 /**
@@ -16,11 +18,15 @@ import { RequestHistogram } from './request-histogram';
  * of interceptors) known. Requests that never reach a handler — unmatched routes, guard refusals, unparsable
  * bodies — are observed too, with Fastify's own elapsed time. A request the cache replay handed on after reading
  * Redis also counts the time it waited there (waitedBeforeFastify).
+ *
+ * Requests Node's HTTP parser refuses (clientErrorHandler) never become requests: no hook sees them, so they are
+ * counted apart, in `http_requests_refused_total`.
  */
 @Injectable()
 export class HttpMetrics implements OnModuleInit {
   private readonly duration: RequestHistogram<'method' | 'route' | 'status' | 'cache'>;
   private readonly handledSeconds = new WeakMap<FastifyRequest, number>();
+  private readonly refusals: Counter<'status' | 'code'>;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -33,6 +39,16 @@ export class HttpMetrics implements OnModuleInit {
       [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registry.registry,
     );
+    this.refusals = counter(
+      registry.registry,
+      'http_requests_refused_total',
+      "Requests Node's HTTP parser refused before any route, so in no other HTTP metric, by status and code: 400 BAD_REQUEST (not valid HTTP), 408 REQUEST_TIMEOUT (not received within REQUEST_TIMEOUT_MS), 431 HEADERS_TOO_LARGE (request line and headers over 16 KB)",
+      ['status', 'code'],
+    );
+    // Every series from the first scrape, at 0: one that first appears holding 1 hides that refusal from increase().
+    for (const { status, code } of Object.values(REFUSALS)) {
+      this.refusals.inc({ status: String(status), code }, 0);
+    }
   }
 
   onModuleInit(): void {
@@ -71,6 +87,11 @@ export class HttpMetrics implements OnModuleInit {
       () => Object.entries(counts),
       (result) => ({ result }),
     );
+  }
+
+  /** One request Node's parser refused, as clientErrorHandler answered it (its status and code are one of REFUSALS). */
+  refused(status: Refusal['status'], code: Refusal['code']): void {
+    this.refusals.inc({ status: String(status), code });
   }
 
   /** Called by the interceptor when the handler's observable ends, with or without an error. */

@@ -33,8 +33,35 @@ export function frameworkErrors(cors: CorsPolicy | undefined) {
   };
 }
 
-/** What the app does with a request Node's parser refused, besides answering it: a log line, when requests are logged. */
-export type RefusedRequestLog = (entry: { reqId: string; statusCode: number; code: string; remoteAddress: string | undefined }) => void;
+/**
+ * Every answer `clientErrorHandler` gives, by what Node's parser refused: a fixed set, so what counts refusals can
+ * name each of them before the first one (and never labels anything taken from the request).
+ */
+export const REFUSALS = {
+  malformed: { status: 400, code: 'BAD_REQUEST', message: 'The request is not valid HTTP' },
+  timeout: { status: 408, code: 'REQUEST_TIMEOUT', message: 'The request was not received in time' },
+  headersTooLarge: {
+    status: 431,
+    code: 'HEADERS_TOO_LARGE',
+    message: 'The request line and headers are too large',
+  },
+} as const;
+
+export type Refusal = (typeof REFUSALS)[keyof typeof REFUSALS];
+
+/** A request Node's parser refused, as it was answered. */
+export interface RefusedRequest {
+  reqId: string;
+  statusCode: Refusal['status'];
+  code: Refusal['code'];
+  remoteAddress: string | undefined;
+}
+
+/**
+ * What the app does with a request Node's parser refused, besides answering it: it counts it, and logs it when
+ * requests are logged. One sink, since both need the app built (see `clientErrorHandler`).
+ */
+export type RefusalSink = (refused: RefusedRequest) => void;
 
 /** How much of a refused request is searched for its headers: Node's whole header limit is 16 KB. */
 const MAX_SCANNED_BYTES = 65_536;
@@ -45,20 +72,21 @@ const MAX_SCANNED_BYTES = 65_536;
  * all. Fastify's default answers in a shape of its own with no `code`; this answers as every route does, with a
  * request id and, for an allowed origin, CORS: a browser whose cookies outgrew the header limit gets a 431 its page
  * can read and report, instead of an opaque network error. Then it closes the connection, as Node does.
- * `log()` is read per refusal: the logger exists only once the app is built, after this handler is given to Fastify.
+ * `sink()` is read per refusal: the logger and the metrics exist only once the app is built, after this handler is
+ * given to Fastify. A connection already reset is neither answered nor counted: nobody is left to refuse.
  */
-export function clientErrorHandler(cors: CorsPolicy | undefined, log: () => RefusedRequestLog | undefined) {
+export function clientErrorHandler(cors: CorsPolicy | undefined, sink: () => RefusalSink | undefined) {
   return (error: NodeJS.ErrnoException, socket: Socket): void => {
     // A reset connection has nobody to answer.
     if (error.code === 'ECONNRESET' || socket.destroyed) {
       return;
     }
-    const [status, code, message] =
+    const { status, code, message }: Refusal =
       error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'REQUEST_TIMEOUT', 'The request was not received in time']
+        ? REFUSALS.timeout
         : error.code === 'HPE_HEADER_OVERFLOW'
-          ? [431, 'HEADERS_TOO_LARGE', 'The request line and headers are too large']
-          : [400, 'BAD_REQUEST', 'The request is not valid HTTP'];
+          ? REFUSALS.headersTooLarge
+          : REFUSALS.malformed;
     // The data the parser failed on (none for a timeout): its last chunk read, which for a request sent in one
     // piece (a browser's, headers and all) is the whole head. Enough for the two headers the answer depends on.
     // (Fastify's types call it `{ type, data }`, its JSON form; Node hands over the Buffer.)
@@ -79,7 +107,7 @@ export function clientErrorHandler(cors: CorsPolicy | undefined, log: () => Refu
           `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
       );
     }
-    log()?.({ reqId, statusCode: status, code, remoteAddress: socket.remoteAddress });
+    sink()?.({ reqId, statusCode: status, code, remoteAddress: socket.remoteAddress });
     socket.destroy(error);
   };
 }
