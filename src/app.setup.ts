@@ -140,7 +140,7 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
     bodyLimit: bodyLimitBytes,
     trustProxy,
     genReqId: requestId,
-    frameworkErrors: frameworkErrors(cors),
+    frameworkErrors: frameworkErrors(cors, () => early.refused),
     clientErrorHandler: clientErrorHandler(cors, () => early.refused),
     // A request not received in time is a 408 (clientErrorHandler). Given to Node's server when it is created:
     // Fastify's own `requestTimeout` is only assigned afterwards, and Node 20 never fires it then. Node checks
@@ -208,8 +208,9 @@ export async function createApp(options: { logger?: false } = {}): Promise<NestF
   });
   early.replay = replay;
   early.logger = rootLogger;
-  // A request Node's parser refused reaches none of Fastify's hooks (the metrics', the request log's): it is counted
-  // here (http_requests_refused_total) whatever the logging, and logged when requests are, with no method or URL.
+  // A request refused before any route (by Node's parser, or Fastify's router) reaches none of Fastify's hooks (the
+  // metrics', the request log's): it is counted here (http_requests_refused_total) whatever the logging, and logged
+  // when requests are, with no method or URL.
   const logRefused: RefusalSink | undefined = line
     ? ({ reqId, statusCode, code, remoteAddress }) =>
         rootLogger.info(

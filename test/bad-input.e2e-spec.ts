@@ -255,6 +255,12 @@ describe('bad input', () => {
     expect(twice.status).toBe(400);
     expect(twice.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(info).toHaveBeenCalledWith(expect.objectContaining({ reqId: 'refused-1', code: 'HEADERS_TOO_LARGE', res: { statusCode: 431 } }), 'request refused');
+    // Those Fastify's router refuses reach no hook either (no request log line): logged the same way, once.
+    info.mockClear();
+    const badUrl = await t.http.get('/characters/%zz').set('X-Request-Id', 'refused-2').expect(400);
+    expect(badUrl.headers['x-request-id']).toBe('refused-2');
+    const refusals = info.mock.calls.filter((call) => call[1] === 'request refused');
+    expect(refusals).toEqual([[expect.objectContaining({ reqId: 'refused-2', code: 'BAD_URL', res: { statusCode: 400 } }), 'request refused']]);
     info.mockRestore();
   });
 

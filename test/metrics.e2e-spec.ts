@@ -37,8 +37,10 @@ const series = (name: string, labels: Record<string, string>) =>
     .map(([k, v]) => `${k}="${v}"`)
     .join(',')}}`;
 
-/** Every answer Node's parser refusals get, as exposed series: the whole label set of http_requests_refused_total. */
+/** Every answer a request refused before any route gets, as exposed series: the whole label set of http_requests_refused_total. */
 const REFUSED = {
+  badUrl: series('http_requests_refused_total', { status: '400', code: 'BAD_URL' }),
+  uriTooLong: series('http_requests_refused_total', { status: '414', code: 'URI_TOO_LONG' }),
   badRequest: series('http_requests_refused_total', { status: '400', code: 'BAD_REQUEST' }),
   timeout: series('http_requests_refused_total', { status: '408', code: 'REQUEST_TIMEOUT' }),
   headersTooLarge: series('http_requests_refused_total', { status: '431', code: 'HEADERS_TOO_LARGE' }),
@@ -244,6 +246,8 @@ describe('metrics', () => {
     // Every series is there from the first scrape (an increase() sees the first refusal), and no other.
     expect(refusedSamples(before)).toEqual(
       new Map([
+        [REFUSED.badUrl, expect.any(Number)],
+        [REFUSED.uriTooLong, expect.any(Number)],
         [REFUSED.badRequest, expect.any(Number)],
         [REFUSED.timeout, expect.any(Number)],
         [REFUSED.headersTooLarge, expect.any(Number)],
@@ -255,9 +259,14 @@ describe('metrics', () => {
 
     expect(parseRawAnswer(await rawExchange(t, TOO_LARGE)).status).toBe(431);
     expect(parseRawAnswer(await rawExchange(t, 'GARBAGE\r\n\r\n')).status).toBe(400);
+    // Refused by Fastify's router rather than Node's parser: counted alike.
+    await t.http.get('/characters/%zz').expect(400);
+    await t.http.get(`/characters/${'x'.repeat(101)}`).expect(414);
     const after = await scrape();
     expect(delta(normal, after, REFUSED.headersTooLarge)).toBe(1);
     expect(delta(normal, after, REFUSED.badRequest)).toBe(1);
+    expect(delta(normal, after, REFUSED.badUrl)).toBe(1);
+    expect(delta(normal, after, REFUSED.uriTooLong)).toBe(1);
     expect(delta(normal, after, REFUSED.timeout)).toBe(0);
     expect([...refusedSamples(after).keys()]).toEqual([...refusedSamples(before).keys()]);
     // Not requests to the routes' histogram: they never had a route, a method or a duration.

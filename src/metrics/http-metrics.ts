@@ -19,8 +19,8 @@ import { RequestHistogram } from './request-histogram';
  * bodies — are observed too, with Fastify's own elapsed time. A request the cache replay handed on after reading
  * Redis also counts the time it waited there (waitedBeforeFastify).
  *
- * Requests Node's HTTP parser refuses (clientErrorHandler) never become requests: no hook sees them, so they are
- * counted apart, in `http_requests_refused_total`.
+ * Requests refused before any route, by Node's HTTP parser (clientErrorHandler) or Fastify's router
+ * (frameworkErrors), reach no hook, so they are counted apart, in `http_requests_refused_total`.
  */
 @Injectable()
 export class HttpMetrics implements OnModuleInit {
@@ -42,7 +42,7 @@ export class HttpMetrics implements OnModuleInit {
     this.refusals = counter(
       registry.registry,
       'http_requests_refused_total',
-      "Requests Node's HTTP parser refused before any route, so in no other HTTP metric, by status and code: 400 BAD_REQUEST (not valid HTTP), 408 REQUEST_TIMEOUT (not received within REQUEST_TIMEOUT_MS), 431 HEADERS_TOO_LARGE (request line and headers over 16 KB)",
+      "Requests refused before any route, so in no other HTTP metric, by status and code: 400 BAD_URL (not validly percent-encoded), 414 URI_TOO_LONG (a path segment over 100 characters), 400 BAD_REQUEST (not valid HTTP), 408 REQUEST_TIMEOUT (not received within REQUEST_TIMEOUT_MS), 431 HEADERS_TOO_LARGE (request line and headers over 16 KB)",
       ['status', 'code'],
     );
     // Every series from the first scrape, at 0: one that first appears holding 1 hides that refusal from increase().
@@ -89,7 +89,7 @@ export class HttpMetrics implements OnModuleInit {
     );
   }
 
-  /** One request Node's parser refused, as clientErrorHandler answered it (its status and code are one of REFUSALS). */
+  /** One request refused before any route, as it was answered (its status and code are one of REFUSALS). */
   refused(status: Refusal['status'], code: Refusal['code']): void {
     this.refusals.inc({ status: String(status), code });
   }

@@ -7,17 +7,16 @@ import { errorBody } from './api-error';
 
 /**
  * Fastify's `frameworkErrors`: a URL its router cannot decode (`/characters/%zz`) or a path parameter over its
- * length limit is refused before any route, so Nest's exception filter never sees it, and no `onRequest` hook has
- * run either. Answered here in the one error shape, uncacheable like every other error, and with the headers those
- * hooks give every other answer: the request id, and CORS (for an allowed origin; Vary: Origin for all).
+ * length limit is refused before any route, so Nest's exception filter never sees it, and no hook runs for it
+ * (`onRequest` before, `onResponse` after: neither the request log nor the request metrics see it). Answered here
+ * in the one error shape, uncacheable like every other error, and with the headers those hooks give every other
+ * answer: the request id, and CORS (for an allowed origin; Vary: Origin for all). Then given to `sink()`, as the
+ * requests Node's parser refuses are (see `clientErrorHandler`).
  */
-export function frameworkErrors(cors: CorsPolicy | undefined) {
+export function frameworkErrors(cors: CorsPolicy | undefined, sink: () => RefusalSink | undefined) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
-    const [code, message] =
-      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-        ? ['URI_TOO_LONG', 'A path segment of the URL is too long']
-        : ['BAD_URL', 'The URL is not validly percent-encoded'];
+    const { status, code, message }: Refusal =
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? REFUSALS.uriTooLong : REFUSALS.badUrl;
     void reply.header('x-request-id', request.id);
     if (cors) {
       addVary(reply, 'Origin');
@@ -30,14 +29,18 @@ export function frameworkErrors(cors: CorsPolicy | undefined) {
       .header('content-type', 'application/json; charset=utf-8')
       .header('cache-control', 'no-store')
       .send(JSON.stringify(errorBody(status, code, message)));
+    sink()?.({ reqId: request.id, statusCode: status, code, remoteAddress: request.raw.socket?.remoteAddress });
   };
 }
 
 /**
- * Every answer `clientErrorHandler` gives, by what Node's parser refused: a fixed set, so what counts refusals can
- * name each of them before the first one (and never labels anything taken from the request).
+ * Every answer given to a request refused before any route, by what refused it: Fastify's router
+ * (`frameworkErrors`), or Node's parser (`clientErrorHandler`). A fixed set, so what counts refusals can name each
+ * of them before the first one (and never labels anything taken from the request).
  */
 export const REFUSALS = {
+  badUrl: { status: 400, code: 'BAD_URL', message: 'The URL is not validly percent-encoded' },
+  uriTooLong: { status: 414, code: 'URI_TOO_LONG', message: 'A path segment of the URL is too long' },
   malformed: { status: 400, code: 'BAD_REQUEST', message: 'The request is not valid HTTP' },
   timeout: { status: 408, code: 'REQUEST_TIMEOUT', message: 'The request was not received in time' },
   headersTooLarge: {
@@ -49,7 +52,7 @@ export const REFUSALS = {
 
 export type Refusal = (typeof REFUSALS)[keyof typeof REFUSALS];
 
-/** A request Node's parser refused, as it was answered. */
+/** A request refused before any route, as it was answered. */
 export interface RefusedRequest {
   reqId: string;
   statusCode: Refusal['status'];
@@ -58,8 +61,8 @@ export interface RefusedRequest {
 }
 
 /**
- * What the app does with a request Node's parser refused, besides answering it: it counts it, and logs it when
- * requests are logged. One sink, since both need the app built (see `clientErrorHandler`).
+ * What the app does with a request refused before any route, besides answering it: it counts it, and logs it when
+ * requests are logged. One sink, since both need the app built, after these handlers are given to Fastify.
  */
 export type RefusalSink = (refused: RefusedRequest) => void;
 
