@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1
 
-# Node 24 (LTS, supported until 2028-04-30; 22 ends 2027-04-30). The benchmarks and CI's second test pass run on
-# this major too (test/support/shipped-node.ts): change both stages together.
+# Node 24 (LTS, supported until 2028-04-30; 22 ends 2027-04-30), pinned to one release: the image is rebuilt on
+# exactly the runtime CI's second test pass and the benchmarks ran on (test/support/shipped-node.ts reads this
+# line), not on whatever `node:24` points to that day. Take a new release (security fixes) by changing both stages
+# together; CI then tests on it.
 # Build: all dependencies, compile, then drop the dev dependencies so the runtime stage copies production ones only.
-FROM node:24-bookworm-slim AS build
+FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -13,7 +15,7 @@ RUN npm run build && npm prune --omit=dev
 
 # Runtime: compiled code and production node_modules, owned by root and run as the unprivileged `node` user, so
 # the process cannot rewrite its own code. argon2 and PGlite ship prebuilt binaries/WASM: no compiler needed.
-FROM node:24-bookworm-slim AS runtime
+FROM node:24.21.0-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PORT=3000 \
     STORAGE_LOCAL_DIR=/data/uploads \

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Latencies, Planned, runLoad } from '../bench/load/load';
 import { describeServed, parseExposition, servedBetween } from '../bench/load/served';
-import { benchNode, highestOfMajor, nodeChoice, shippedNodeMajor } from './support/shipped-node';
+import { benchNode, highestOfMajor, nodeChoice, shippedNodeMajor, shippedNodeVersion } from './support/shipped-node';
 
 /** The load benchmark's own measuring: percentiles it reports must not be rounded to whole milliseconds. */
 describe('bench harness', () => {
@@ -18,6 +18,17 @@ describe('bench harness', () => {
       expect(() => shippedNodeMajor('FROM debian:bookworm\n')).toThrow(/found none/);
       // The project's own Dockerfile names exactly one.
       expect(shippedNodeMajor(readFileSync('Dockerfile', 'utf8'))).toBeGreaterThanOrEqual(20);
+    });
+
+    it('reads the release the stages pin, none for a floating tag, and refuses stages that pin two', () => {
+      expect(shippedNodeVersion('FROM node:24.21.0-bookworm-slim AS build\nFROM node:24.21.0-bookworm-slim AS runtime\n')).toBe('24.21.0');
+      expect(shippedNodeVersion('  FROM docker.io/library/node:22.23.3 AS build\n')).toBe('22.23.3');
+      expect(shippedNodeVersion('FROM node:24-bookworm-slim AS build\nFROM node:24-bookworm-slim AS runtime\n')).toBeUndefined();
+      expect(shippedNodeVersion('FROM node:24.11-alpine\n')).toBeUndefined();
+      expect(() => shippedNodeVersion('FROM node:24.21.0 AS build\nFROM node:24.20.0 AS runtime\n')).toThrow(/24\.21\.0, 24\.20\.0/);
+      expect(() => shippedNodeVersion('FROM node:24.21.0 AS build\nFROM node:24 AS runtime\n')).toThrow(/same release/);
+      // The project's own Dockerfile pins one: CI tests the runtime the image ships.
+      expect(shippedNodeVersion(readFileSync('Dockerfile', 'utf8'))).toMatch(/^\d+\.\d+\.\d+$/);
     });
 
     it('picks the highest release of the major by number, not by text, and nothing else', () => {
@@ -37,6 +48,12 @@ describe('bench harness', () => {
         expect(logged).toEqual([]);
         expect(existsSync(join(root, '.cache'))).toBe(false);
         expect(() => nodeChoice('latest')).toThrow(/--node must be one of shipped, system, not latest/);
+        // Pinned to this very release: this machine's as well.
+        writeFileSync(join(root, 'Dockerfile'), `FROM node:${process.versions.node}-bookworm-slim\n`);
+        const exact = benchNode('shipped', root, (line) => logged.push(line));
+        expect(exact).toMatchObject({ path: process.execPath, version: process.version });
+        expect(exact.note).toContain(`the Dockerfile's node:${process.versions.node}`);
+        expect(logged).toEqual([]);
       } finally {
         rmSync(root, { recursive: true, force: true });
       }

