@@ -271,6 +271,19 @@ describe('PendingInvalidations: a write supersedes a DEL of its key queued befor
     expect(sent).toEqual(['DEL j', published({ k: ['j'] })]);
   });
 
+  it('a DEL that names the key twice (two evictions of one call) no longer holds it back once superseded', async () => {
+    const { pending, sent, redis } = setup();
+    redis.up = false;
+    pending.queue({ kind: 'del', keys: ['k', 'k', 'j'] });
+    pending.supersede('k', pending.lastQueued);
+    // Were `k` counted twice and released once, this instance would never read it from Redis again.
+    expect(pending.waitsForDel('k')).toBe(false);
+    redis.up = true;
+    await pending.replayPending();
+    expect(sent).toEqual(['DEL j', published({ k: ['j'] })]);
+    expect(pending.waitsForDel('j')).toBe(false);
+  });
+
   it('keeps a DEL queued after the write began: it is a later invalidation', async () => {
     const { pending, sent, redis } = setup();
     const before = pending.lastQueued;

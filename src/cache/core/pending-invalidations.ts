@@ -100,11 +100,13 @@ export class PendingInvalidations {
   }
 
   queue(op: DistributiveOmit<PendingOp, 'seq'>): void {
-    if (this.pending.length >= this.options.maxPendingInvalidations) {
+    if (this.pending.length > 0 && this.pending.length >= this.options.maxPendingInvalidations) {
       this.retire(this.pending.shift()!);
       this.log.warn('Too many invalidations waiting for Redis: the oldest was dropped');
     }
-    const queued = { ...op, seq: ++this.queued };
+    // A key named twice (two evictions of one call) is one DEL of it: `pendingKeys` counts ops, and `supersede`
+    // and `retire` release a key once per op.
+    const queued = op.kind === 'del' ? { ...op, keys: [...new Set(op.keys)], seq: ++this.queued } : { ...op, seq: ++this.queued };
     this.pending.push(queued);
     if (queued.kind === 'del') {
       queued.keys.forEach((k) => this.pendingKeys.set(k, (this.pendingKeys.get(k) ?? 0) + 1));

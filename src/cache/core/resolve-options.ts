@@ -8,6 +8,11 @@ export function resolveCacheOptions(options: CacheModuleOptions): ResolvedCacheO
   if (jitter < 0 || jitter >= 1) {
     throw new Error(`cache jitter must be in [0, 1): ${jitter}`);
   }
+  const maxPendingInvalidations = options.maxPendingInvalidations ?? 10_000;
+  if (!Number.isInteger(maxPendingInvalidations) || maxPendingInvalidations < 1) {
+    // Nothing could wait for Redis: every invalidation made while it is out would be lost.
+    throw new Error(`cache maxPendingInvalidations must be a whole number of at least 1: ${maxPendingInvalidations}`);
+  }
   return {
     keyPrefix: prefix,
     busChannel: `${prefix}:bus`,
@@ -23,7 +28,7 @@ export function resolveCacheOptions(options: CacheModuleOptions): ResolvedCacheO
     busHeartbeatMs: toMs(options.busHeartbeat ?? '5s'),
     breaker: { failureThreshold: options.breaker?.failureThreshold ?? 3, openMs: options.breaker?.openMs ?? 1_000 },
     logIntervalMs: toMs(options.logInterval ?? '30s'),
-    maxPendingInvalidations: options.maxPendingInvalidations ?? 10_000,
+    maxPendingInvalidations,
     redoWindowMs: toMs(options.redoWindow ?? '10s'),
   };
 }
