@@ -963,7 +963,8 @@ export class CacheService implements OnApplicationShutdown {
       } else if (publish) {
         this.invalidations.supersede(key, queuedBefore);
         if (withSet ? !told : !(await this.publish({ k: [key] }, budget))) {
-          this.invalidations.queue({ kind: 'tell', news: { k: [key] }, tries: 0 });
+          // Refused once already (see PendingInvalidations.tell).
+          this.invalidations.queue({ kind: 'tell', news: { k: [key] }, tries: 1 });
         }
       }
     }

@@ -25,7 +25,7 @@ type PendingOp = {
   | { kind: 'tell'; news: BusNews; tries: number }
 );
 type TellOp = Extract<PendingOp, { kind: 'tell' }>;
-/** A bus message that keeps failing although Redis answers (a PUBLISH an ACL denies) is given up after this. */
+/** A bus message refused this many times (by a Redis that answers: a PUBLISH an ACL denies) is given up. */
 const MAX_TELL_TRIES = 3;
 /** Keys or tags per op of a redo (see redoRecent): each op must get through within one command timeout. */
 const REDO_CHUNK = 500;
@@ -151,10 +151,13 @@ export class PendingInvalidations {
     this.log.warn('Redis is out of memory: invalidations delete keys instead of writing them (check maxmemory and maxmemory-policy)');
   }
 
-  /** A bus message for other instances; queued when it cannot be sent now (Redis itself is right already). */
+  /**
+   * A bus message for other instances; queued when it cannot be sent now (Redis itself is right already), as
+   * refused once: MAX_TELL_TRIES counts every refusal, this one too.
+   */
   async tell(news: BusNews, budget: CallBudget): Promise<void> {
     if (!(await this.publish(news, budget))) {
-      this.queue({ kind: 'tell', news, tries: 0 });
+      this.queue({ kind: 'tell', news, tries: 1 });
     }
   }
 
