@@ -204,7 +204,7 @@ export class CharactersService {
       throw ApiError.notFound('Character');
     }
     // Its owner sees every image of it, whatever their preference (as in its gallery).
-    return view === 'sfw' && character.owner.id === viewer.userId ? this.current(id) : character;
+    return view === 'sfw' && character.owner.id === viewer.userId ? this.everyImage(id) : character;
   }
 
   /** One character as a view shows it to anyone (visibility is the caller's to check), or null. */
@@ -225,7 +225,7 @@ export class CharactersService {
   /** Writes answer with the character as readers will now see it (read through the cache, which it warms). */
   async create(dto: CreateCharacterDto, viewer: Viewer): Promise<CharacterResponse> {
     const { id } = await this.applyCreate(dto, viewer);
-    return this.current(id);
+    return this.asWritten(id);
   }
 
   /**
@@ -250,19 +250,24 @@ export class CharactersService {
           )
         : error;
     }
-    return this.current(id);
+    return this.asWritten(id);
   }
 
-  /**
-   * The character as its owner and admins see it (every image counted), through the cache: after a write, what
-   * it committed; a 404 if a delete came in between. The other view is read (so cached) alongside: after a write
-   * its readers come next, and the frontend reloads the character at once.
-   */
-  private async current(id: string): Promise<CharacterResponse> {
-    const [character] = await Promise.all([this.load(id, 'all'), this.load(id, 'sfw')]);
+  /** The character as its owner and admins see it (every image counted), through the cache; a 404 if it is gone. */
+  private async everyImage(id: string): Promise<CharacterResponse> {
+    const character = await this.load(id, 'all');
     if (!character) {
       throw ApiError.notFound('Character');
     }
+    return character;
+  }
+
+  /**
+   * What a write committed, as its writer (owner or admin) sees it; a 404 if a delete came in between. The other
+   * view is read (so cached) alongside: its readers come next, and the frontend reloads the character at once.
+   */
+  private async asWritten(id: string): Promise<CharacterResponse> {
+    const [character] = await Promise.all([this.everyImage(id), this.load(id, 'sfw')]);
     return character;
   }
 

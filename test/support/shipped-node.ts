@@ -38,13 +38,14 @@ const ON_CHOSEN_NODE = 'BENCH_ON_CHOSEN_NODE';
 /** This process is the benchmark started again (it read ON_CHOSEN_NODE, then removed it). */
 let startedAgain = false;
 
-/**
- * The major version of every `FROM [--flag] [registry/][library/]node:<major>…` stage of a Dockerfile; an error
- * unless there is exactly one.
- */
+/** `FROM [--flag] [registry/][library/]node:<tag>…` lines: the numeric part of the tag (`24`, `24.11`, `24.21.0`). */
+const FROM_NODE = /^\s*FROM\s+(?:--\S+\s+)*(?:[\w.-]+(?::\d+)?\/)*node:(\d+(?:\.\d+)*)\b/gim;
+
+const nodeTags = (dockerfile: string): string[] => [...new Set([...dockerfile.matchAll(FROM_NODE)].map((m) => m[1]))];
+
+/** The major version of every `FROM … node:<major>…` stage of a Dockerfile; an error unless there is exactly one. */
 export function shippedNodeMajor(dockerfile: string): number {
-  const from = /^\s*FROM\s+(?:--\S+\s+)*(?:[\w.-]+(?::\d+)?\/)*node:(\d+)\b/gim;
-  const majors = new Set([...dockerfile.matchAll(from)].map((m) => Number(m[1])));
+  const majors = new Set(nodeTags(dockerfile).map((tag) => Number(tag.split('.')[0])));
   if (majors.size !== 1) {
     throw new Error(`expected one Node major in the Dockerfile's FROM node:<major> lines, found ${majors.size ? [...majors].join(', ') : 'none'}`);
   }
@@ -56,11 +57,10 @@ export function shippedNodeMajor(dockerfile: string): number {
  * undefined when they float on a major or minor tag (`node:24-…`, `node:24.11`); an error when stages pin two.
  */
 export function shippedNodeVersion(dockerfile: string): string | undefined {
-  const from = /^\s*FROM\s+(?:--\S+\s+)*(?:[\w.-]+(?::\d+)?\/)*node:(\d+(?:\.\d+)*)\b/gim;
-  const tags = new Set([...dockerfile.matchAll(from)].map((m) => m[1]));
-  const pinned = [...tags].filter((tag) => /^\d+\.\d+\.\d+$/.test(tag));
-  if (pinned.length > 0 && tags.size > 1) {
-    throw new Error(`expected every FROM node: stage to pin the same release, found ${[...tags].join(', ')}`);
+  const tags = nodeTags(dockerfile);
+  const pinned = tags.filter((tag) => /^\d+\.\d+\.\d+$/.test(tag));
+  if (pinned.length > 0 && tags.length > 1) {
+    throw new Error(`expected every FROM node: stage to pin the same release, found ${tags.join(', ')}`);
   }
   return pinned[0];
 }

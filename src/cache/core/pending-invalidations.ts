@@ -104,13 +104,14 @@ export class PendingInvalidations {
       this.retire(this.pending.shift()!);
       this.log.warn('Too many invalidations waiting for Redis: the oldest was dropped');
     }
-    // A key named twice (two evictions of one call) is one DEL of it: `pendingKeys` counts ops, and `supersede`
-    // and `retire` release a key once per op.
-    const queued = op.kind === 'del' ? { ...op, keys: [...new Set(op.keys)], seq: ++this.queued } : { ...op, seq: ++this.queued };
-    this.pending.push(queued);
+    const queued = { ...op, seq: ++this.queued };
     if (queued.kind === 'del') {
+      // A key named twice (two evictions of one call) is one DEL of it: `pendingKeys` counts ops, and `supersede`
+      // and `retire` release a key once per op.
+      queued.keys = [...new Set(queued.keys)];
       queued.keys.forEach((k) => this.pendingKeys.set(k, (this.pendingKeys.get(k) ?? 0) + 1));
     }
+    this.pending.push(queued);
     this.scheduleProbe();
   }
 
